@@ -1,0 +1,79 @@
+// The cache state machine (RFC 8461 sec. 3.3, 5.1), pure: every function takes
+// "now" and returns decisions or new records; the lookup service does the I/O.
+#pragma once
+#include <optional>
+#include <string>
+#include "core/cache_record.hpp"
+#include "core/failure_type.hpp"
+#include "core/sts_policy.hpp"
+#include "util/clock.hpp"
+
+namespace mtastsd::core {
+
+struct CacheSettings {
+  util::Seconds id_check_interval{300};    // cache hit older than this -> background TXT check
+  util::Seconds fetch_retry_after{300};    // failed fetch: no refetch of that id before this
+  util::Seconds negative_ttl_min{60};      // bounds on the TXT answer's TTL for "no policy"
+  util::Seconds negative_ttl_max{3600};
+  util::Seconds dns_error_retry{60};       // "no policy" cached this long after a DNS failure
+  util::Seconds refresh_margin{86400};     // refresh proactively this long before expiry (capped at max_age/2)
+  util::Seconds refresh_unused_after{30 * 86400};  // not used for this long: stop refreshing
+  util::Seconds drop_unused_after{90 * 86400};     // not used for this long and expired: delete
+  util::Seconds last_used_granularity{3600};       // rewrite last_used at most this often
+};
+
+// ---- on a socketmap lookup ----
+enum class LookupAnswer {
+  policy,      // apply record->policy (valid now)
+  no_policy,   // cached "no policy" (negative, or nothing valid and retry not due)
+  resolve,     // nothing usable cached: resolve now (cold path, bounded by the cold budget)
+};
+struct LookupPlan {
+  LookupAnswer answer = LookupAnswer::resolve;
+  bool refresh_in_background = false;  // answer from cache, but start a TXT check
+  bool touch = false;                  // write last_used (coarse)
+};
+LookupPlan plan_lookup(const CacheRecord* record, util::TimePoint now, const CacheSettings& s);
+
+// ---- resolution outcomes, folded into the record ----
+enum class TxtStatus {
+  found,     // exactly one valid v=STSv1 record: id is set
+  absent,    // NXDOMAIN, NODATA, no v=STSv1 record, several, or an invalid one
+  dns_error, // SERVFAIL, timeout, bogus: we do not know
+};
+struct TxtOutcome {
+  TxtStatus status = TxtStatus::absent;
+  std::string id;
+  util::Seconds ttl{0};  // of the answer (negative TTL for absent)
+  std::string detail;
+};
+
+// After the TXT lookup: must the policy be fetched? (new or changed id, or forced
+// by the refresher, unless that id failed recently and next_retry is not due).
+bool should_fetch(const CacheRecord* record, const TxtOutcome& txt, util::TimePoint now, bool force);
+
+struct FetchSuccess {
+  std::string text;
+  StsPolicy policy;
+};
+struct FetchFailed {
+  FailureType type;   // sts-policy-fetch-error | sts-policy-invalid | sts-webpki-invalid
+  std::string detail;
+};
+
+// New record after a TXT lookup that needed no fetch (id confirmed, absent, DNS error).
+CacheRecord apply_txt(const CacheRecord* record, const TxtOutcome& txt, util::TimePoint now, const CacheSettings& s);
+// New record after a successful fetch under txt.id.
+CacheRecord apply_fetch_success(const CacheRecord* record, const TxtOutcome& txt, FetchSuccess fetched,
+                                util::TimePoint now, const CacheSettings& s);
+// New record after a failed fetch under txt.id: a still-valid policy is kept (downgrade protection).
+CacheRecord apply_fetch_failure(const CacheRecord* record, const TxtOutcome& txt, const FetchFailed& failure,
+                                util::TimePoint now, const CacheSettings& s);
+
+// ---- background maintenance ----
+// Policy used recently and due within the refresh margin: re-fetch it (force).
+bool needs_refresh(const CacheRecord& record, util::TimePoint now, const CacheSettings& s);
+// Unused for drop_unused_after and nothing valid left: delete.
+bool should_drop(const CacheRecord& record, util::TimePoint now, const CacheSettings& s);
+
+}  // namespace mtastsd::core

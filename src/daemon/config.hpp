@@ -1,0 +1,78 @@
+// mtastsd's configuration: one TOML file (toml++), every key documented in
+// mtastsd.conf(5). Without a file, the embedded defaults apply. Durations are
+// integers (seconds) or strings with a unit ("500ms", "30s", "5m", "2h", "7d").
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+#include "core/answer.hpp"
+#include "core/cache_rules.hpp"
+#include "io/dns_resolver.hpp"
+#include "io/policy_fetcher.hpp"
+
+namespace mtastsd::daemon {
+
+struct ListenEndpoint {
+  // Exactly one of unix_path / tcp.
+  std::string unix_path;        // "/run/mtastsd/socketmap.sock"
+  std::string owner, group;     // "" = unchanged
+  std::uint32_t mode = 0660;
+  std::string tcp_address;      // loopback only: "127.0.0.1" or "::1"
+  std::uint16_t tcp_port = 0;
+};
+
+enum class TestingAnswer { notfound, enforce };
+
+struct Profile {
+  std::string name;
+  core::Dialect dialect = core::Dialect::postfix;
+  TestingAnswer testing = TestingAnswer::notfound;
+};
+
+struct Config {
+  std::string source;                      // file path, or "(built-in defaults)"
+  std::string state_dir = "/var/lib/mtastsd";
+  std::string log_level = "info";
+
+  std::vector<ListenEndpoint> listen;      // default: unix socket <runtime_dir>/socketmap.sock
+  std::string runtime_dir = "/run/mtastsd";
+  std::chrono::milliseconds idle_timeout{60000};   // close idle client connections
+  std::size_t max_connections = 4096;
+
+  std::size_t cache_map_size = 256u << 20;
+  core::CacheSettings cache;
+  std::chrono::milliseconds refresh_scan_interval{60000};
+  std::size_t refresh_concurrency = 8;
+
+  io::DnsSettings dns;
+  io::FetchSettings fetch;
+
+  std::chrono::milliseconds cold_budget{3000};     // a cold lookup waits at most this long
+  std::chrono::milliseconds reply_deadline{10000}; // any lookup is answered within this
+
+  std::map<std::string, Profile> profiles;         // always holds "default"
+  const Profile& profile_for(const std::string& map_name, bool* known = nullptr) const;
+};
+
+struct ConfigProblem {
+  std::string file;
+  int line = 0;      // 0 = whole file
+  std::string message;
+  std::string to_string() const;  // "FILE:LINE: message"
+};
+
+// Built-in defaults; state_dir_override (if non-empty) puts socket, cache and
+// runtime files under that directory (scripts/run, tests).
+Config default_config(const std::string& state_dir_override = "");
+
+// Parse and validate a file. Unknown keys are errors (typos must not pass silently).
+std::expected<Config, std::vector<ConfigProblem>> load_config(const std::string& path,
+                                                               const std::string& state_dir_override = "");
+std::expected<Config, std::vector<ConfigProblem>> parse_config(std::string_view toml_text, const std::string& source,
+                                                                const std::string& state_dir_override = "");
+
+}  // namespace mtastsd::daemon

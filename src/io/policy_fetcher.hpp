@@ -1,0 +1,49 @@
+// HTTPS fetch of https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 sec. 3.3)
+// with Boost.Beast over OpenSSL. Every failure is classified for TLS-RPT (RFC 8460 sec. 4.3).
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <expected>
+#include <string>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include "core/cache_rules.hpp"   // FetchFailed
+#include "io/dns_resolver.hpp"
+
+namespace mtastsd::io {
+
+struct FetchSettings {
+  std::string ca_file;                         // "" = OpenSSL's default (system) store
+  std::chrono::milliseconds timeout{60000};    // whole fetch; RFC 8461 sec. 3.3 suggests 60 s
+  std::size_t max_body = 64 * 1024;            // RFC 8461 sec. 3.3: 64 KiB
+  std::uint16_t port = 443;
+};
+
+struct FetchedPolicy {
+  std::string body;          // status 200, text/plain, <= max_body
+  std::string content_type;
+  std::string address;       // which address answered, for logs
+};
+
+// Steps a caller (mtastsctl query) may want to show.
+struct FetchTrace {
+  std::vector<std::string> steps;
+};
+
+class PolicyFetcher {
+ public:
+  PolicyFetcher(boost::asio::any_io_executor ex, DnsResolver& dns, FetchSettings settings);
+  ~PolicyFetcher();
+
+  // Classification: DNS/connect/timeout/HTTP status/redirect/size -> sts_policy_fetch_error;
+  // certificate chain/name/expiry, TLS < 1.2 -> sts_webpki_invalid; wrong Content-Type ->
+  // sts_policy_invalid. The body is NOT parsed here.
+  boost::asio::awaitable<std::expected<FetchedPolicy, core::FetchFailed>> fetch(std::string policy_domain,
+                                                                               FetchTrace* trace = nullptr);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mtastsd::io
