@@ -1,0 +1,91 @@
+"""Session set-up of the integration rig.
+
+Isolation: the tests must run in a network namespace of their own. tests/integration/run
+creates one (`ip netns add mtastsd-it-<pid>`) and runs pytest inside it; when pytest is started
+some other way (e.g. directly by ctest) and still shares PID 1's network namespace, this file
+moves the pytest process into a fresh anonymous one (unshare(CLONE_NEWNET)), which the kernel
+deletes by itself when the last process in it exits. Either way only lo exists: nothing leaves.
+
+Processes: this process becomes a child subreaper; every server is a direct child stopped by
+PID; at the end anything still parented to us (orphaned grandchildren) is ended by PID."""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from rig import procs  # noqa: E402
+from rig.mtastsd import Mtastsd  # noqa: E402
+from rig.world import Rig  # noqa: E402
+
+CLONE_NEWNET = 0x40000000
+
+
+def _shares_init_netns() -> bool:
+    try:
+        return os.readlink("/proc/self/ns/net") == os.readlink("/proc/1/ns/net")
+    except OSError:
+        return True  # cannot tell: isolate to be safe
+
+
+def _isolate() -> None:
+    if _shares_init_netns():
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET): integration tests need root")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    others = [l for l in links.splitlines() if ": lo:" not in l]
+    if others:
+        raise RuntimeError(f"network namespace has interfaces besides lo: {others}")
+
+
+def _terminate_on_sigterm(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")  # run fixture teardown, as for Ctrl-C
+
+
+_isolate()
+procs.become_subreaper()
+signal.signal(signal.SIGTERM, _terminate_on_sigterm)
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # many-connection tests
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    leftovers = procs.terminate_leftover_children()
+    if leftovers:
+        print(f"\nintegration: ended leftover processes {leftovers}", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def rig(tmp_path_factory):
+    world = Rig(tmp_path_factory.mktemp("rig"))
+    world.start()
+    yield world
+    world.stop()
+
+
+@pytest.fixture(scope="module")
+def start_mtastsd(rig, tmp_path_factory):
+    """Factory: start_mtastsd(overrides) -> a running Mtastsd, stopped at the end of the module."""
+    started = []
+
+    def start(overrides=None, name="mtastsd"):
+        instance = Mtastsd(rig, tmp_path_factory.mktemp(name), overrides)
+        started.append(instance)
+        return instance.start()
+
+    yield start
+    for instance in started:
+        status = instance.stop()
+        # A clean shutdown on SIGTERM is part of the contract; a crash must not go unnoticed.
+        assert status in (0, None, -9), f"mtastsd exited with {status} on SIGTERM; log:\n{instance.log()[-3000:]}"

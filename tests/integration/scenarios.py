@@ -1,0 +1,154 @@
+"""The declarative scenario table: one entry per test domain, holding its DNS records, the
+policy body served at https://mta-sts.<domain>/.well-known/mta-sts.txt and how that server
+behaves. The rig builds the signed zones, the nginx configuration and the misbehaving server's
+configuration from this table alone; later issues (DANE, TLS-RPT, MX validation) add domains
+and `records` here.
+
+All domains live under the TLD ".example" (not ".test": unbound and libunbound answer NXDOMAIN
+for ".test" by default, RFC 6761) inside the test root zone ".", except those in the
+delegated child zones of ZONES (used where a zone-wide value such as the SOA negative TTL must
+differ). Records default to a TTL of 1 s so that changes made by a test are seen at once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+# Where the servers listen (127.0.0.0/8 is all on lo inside the namespace).
+NSD_ADDRESS = "127.0.0.2"
+UNBOUND_ADDRESS = "127.0.0.3"
+NGINX_ADDRESS = "127.0.1.1"
+MISBEHAVING_ADDRESS = "127.0.1.2"       # TLS server that misbehaves after the handshake
+TCP_BLACKHOLE_ADDRESS = "127.0.1.3"     # accepts TCP, never starts TLS
+
+# Zone name -> negative TTL (SOA TTL and MINIMUM, RFC 2308 sec. 5). "." must come first.
+ZONES = {
+    ".": 1,
+    "longneg.example.": 86400,
+    "midneg.example.": 300,
+}
+
+# A server behaviour names who serves mta-sts.<domain> and how:
+#   nginx            200 with the body and content_type (404 if policy is None)
+#   nginx-redirect   301 to another domain's policy URL (RFC 8461 sec. 3.3: must not be followed)
+#   nginx-wrong-name certificate for a name other than mta-sts.<domain>
+#   nginx-untrusted  certificate from a CA that is not in mtastsd's fetch.ca_file
+#   nginx-expired    certificate whose validity ended in the past
+#   hang             TLS handshake done, request read, never answered
+#   trickle          200 headers, then one body byte every 200 ms, forever
+#   delay:N          answers the policy normally after N seconds
+#   tcp-hang         TCP accepted, TLS never started
+NGINX_BEHAVIOURS = {"nginx", "nginx-redirect", "nginx-wrong-name", "nginx-untrusted", "nginx-expired"}
+
+TxtRecord = Union[str, tuple]  # one string, or several character-strings of one record
+
+
+@dataclass(frozen=True)
+class Scenario:
+    domain: str
+    txt: tuple[TxtRecord, ...] = ()       # TXT RRs at _mta-sts.<domain>
+    txt_cname: Optional[str] = None       # instead of txt: _mta-sts.<domain> is a CNAME to this
+    policy: Optional[str] = None          # body served (None: none, i.e. 404 from nginx)
+    server: str = "nginx"
+    content_type: str = "text/plain"
+    records: tuple[tuple[str, str, str], ...] = ()  # extra (owner, type, rdata) RRs, zone-file syntax
+    mta_sts_host: bool = True             # publish an A record for mta-sts.<domain>
+
+    @property
+    def server_address(self) -> str:
+        if self.server in NGINX_BEHAVIOURS:
+            return NGINX_ADDRESS
+        if self.server == "tcp-hang":
+            return TCP_BLACKHOLE_ADDRESS
+        return MISBEHAVING_ADDRESS
+
+
+def policy(mode: str = "enforce", mx: tuple[str, ...] = (), max_age: int = 86400, eol: str = "\n",
+           extra: tuple[str, ...] = (), version: str = "STSv1") -> str:
+    lines = [f"version: {version}", f"mode: {mode}"]
+    lines += [f"mx: {m}" for m in mx]
+    lines += [f"max_age: {max_age}"]
+    lines += list(extra)
+    return eol.join(lines) + eol
+
+
+def enforce(domain: str, **kw) -> str:
+    """The usual enforce policy of a scenario domain: one exact MX name and one wildcard."""
+    return policy("enforce", (f"mail.{domain}", f"*.mx.{domain}"), **kw)
+
+
+def secure_answer(domain: str) -> str:
+    """mtastsd's postfix-dialect reply for enforce(domain)."""
+    return f"OK secure match=mail.{domain}:.mx.{domain} servername=hostname"
+
+
+def _std(domain: str, id_: str, **kw) -> Scenario:
+    """A domain with one valid TXT record and the usual enforce policy."""
+    kw.setdefault("policy", enforce(domain))
+    return Scenario(domain, txt=(f"v=STSv1; id={id_};",), **kw)
+
+
+SCENARIOS: list[Scenario] = [
+    # --- rig self-checks (never used by mtastsd tests) ---
+    _std("rig-mutable.example", "rig1"),
+
+    # --- RFC 8461 sec. 3.1: TXT record rules ---
+    _std("valid.example", "valid1"),
+    Scenario("two-records.example", txt=("v=STSv1; id=first1;", "v=STSv1; id=second2;"),
+             policy=enforce("two-records.example")),
+    Scenario("bad-id.example", txt=("v=STSv1; id=bad_id!;",), policy=enforce("bad-id.example")),
+    Scenario("long-id.example", txt=("v=STSv1; id=" + "a" * 33 + ";",), policy=enforce("long-id.example")),
+    Scenario("split.example", txt=(("v=STSv1; ", "id=split1;"),), policy=enforce("split.example")),
+    Scenario("cname.example", txt_cname="sts-record.elsewhere.example", policy=enforce("cname.example"),
+             records=(("sts-record.elsewhere.example", "TXT", '"v=STSv1; id=cname1;"'),)),
+    Scenario("other-txt.example", txt=("v=spf1 -all", "v=STSv10; id=notme;", "site-verification=abc123",
+                                    "v=STSv1; id=other1; ext=ignored;"),
+             policy=enforce("other-txt.example")),
+    Scenario("no-record.example"),  # nothing at all: NXDOMAIN for _mta-sts
+    Scenario("nodata.example", records=(("_mta-sts.nodata.example", "A", "192.0.2.1"),)),  # NODATA for TXT
+
+    # --- RFC 8461 sec. 3.2: policy body rules ---
+    _std("crlf.example", "crlf1", policy=enforce("crlf.example", eol="\r\n")),
+    _std("dupkey.example", "dup1", policy=enforce("dupkey.example", extra=("mode: testing", "max_age: 1"))),
+    _std("unknown-keys.example", "unk1", policy=enforce("unknown-keys.example", extra=("color: blue", "x-ext: 1"))),
+    _std("enforce-no-mx.example", "nomx1", policy=policy("enforce", ())),
+    _std("max-age-big.example", "big1", policy=enforce("max-age-big.example", max_age=31557601)),
+    _std("max-age-limit.example", "lim1", policy=enforce("max-age-limit.example", max_age=31557600)),
+    _std("bad-wildcard.example", "wild1", policy=policy("enforce", ("mail.*.bad-wildcard.example",))),
+    _std("bad-version.example", "ver1", policy=enforce("bad-version.example", version="STSv2")),
+    _std("testing.example", "testing1", policy=policy("testing", ("mail.testing.example", "*.mx.testing.example"))),
+    _std("none.example", "none1", policy=policy("none", ())),
+
+    # --- RFC 8461 sec. 3.3: fetch rules ---
+    _std("redirect.example", "redir1", server="nginx-redirect"),
+    _std("notfound404.example", "nf1", policy=None),
+    _std("wrong-ctype.example", "ct1", content_type="text/html"),
+    _std("charset.example", "cs1", content_type="text/plain; charset=utf-8"),
+    # Valid policy padded past 64 KiB with an ignorable key: only the size cap rejects it.
+    _std("huge.example", "huge1", policy=enforce("huge.example", extra=("x-padding: " + "p" * 70000,))),
+    _std("wrong-name.example", "wn1", server="nginx-wrong-name"),
+    _std("untrusted.example", "ut1", server="nginx-untrusted"),
+    _std("expired.example", "exp1", server="nginx-expired"),
+    _std("hang.example", "hang1", server="hang"),
+    _std("trickle.example", "trickle1", server="trickle"),
+    _std("tcp-hang.example", "tcphang1", server="tcp-hang"),
+    _std("no-host.example", "nohost1", mta_sts_host=False),  # mta-sts.<domain> does not resolve
+
+    # --- RFC 8461 sec. 3.3, 5.1: cache behaviour (each test mutates only its own domain) ---
+    _std("idchange.example", "old1"),
+    _std("sameid.example", "same1"),
+    _std("downgrade.example", "dg1"),
+    _std("vanish.example", "van1"),
+    _std("persist.example", "per1"),
+    _std("singleflight.example", "sf1", server="delay:1.5"),
+    _std("coldbudget.example", "cb1", server="delay:3"),
+    Scenario("x.longneg.example"),  # NXDOMAIN in a zone whose negative TTL is 86400 s
+    Scenario("x.midneg.example"),   # NXDOMAIN in a zone whose negative TTL is 300 s
+
+    # --- socketmap / mtastsctl ---
+    _std("ctl-a.example", "ctla1"),
+    _std("ctl-b.example", "ctlb1"),
+    _std("ctl-invalid.example", "ctli1", policy=policy("enforce", ())),
+]
+
+BY_DOMAIN = {s.domain: s for s in SCENARIOS}
+assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"
