@@ -2,7 +2,7 @@
 
 Isolation: the tests must run in a network namespace of their own. tests/integration/run
 creates one (`ip netns add mtastsd-it-<pid>`) and runs pytest inside it; when pytest is started
-some other way (e.g. directly by ctest) and still shares PID 1's network namespace, this file
+some other way (e.g. directly by ctest) and sees any interface besides lo, this file
 moves the pytest process into a fresh anonymous one (unshare(CLONE_NEWNET)), which the kernel
 deletes by itself when the last process in it exits. Either way only lo exists: nothing leaves.
 
@@ -29,23 +29,20 @@ from rig.world import Rig  # noqa: E402
 CLONE_NEWNET = 0x40000000
 
 
-def _shares_init_netns() -> bool:
-    try:
-        return os.readlink("/proc/self/ns/net") == os.readlink("/proc/1/ns/net")
-    except OSError:
-        return True  # cannot tell: isolate to be safe
+def _interfaces() -> list[str]:
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    return [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()]
 
 
 def _isolate() -> None:
-    if _shares_init_netns():
+    """Make sure this process is in a network namespace with nothing but lo in it."""
+    if _interfaces() != ["lo"]:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.unshare(CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET): integration tests need root")
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
-    others = [l for l in links.splitlines() if ": lo:" not in l]
-    if others:
-        raise RuntimeError(f"network namespace has interfaces besides lo: {others}")
+    if _interfaces() != ["lo"]:
+        raise RuntimeError(f"network namespace has interfaces besides lo: {_interfaces()}")
 
 
 def _terminate_on_sigterm(signum, frame):
