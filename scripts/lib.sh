@@ -1,0 +1,40 @@
+# Shared by scripts/run and scripts/test: install what is missing, then build.
+# Sourced, not executed.
+
+# Build and run time dependencies (Debian 12 package names).
+MTASTSD_BUILD_PACKAGES="cmake ninja-build g++ pkg-config libboost-dev libssl-dev libunbound-dev liblmdb-dev
+  libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libidn2-dev nlohmann-json3-dev dns-root-data ca-certificates"
+# Test dependencies: unit tests and the network-namespace rig.
+MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl
+  python3 python3-pytest dnsutils procps"
+
+# install_packages PKG...: apt-get install only what dpkg does not already have.
+install_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+    return 1
+  fi
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  # Daemons installed for the tests must not start system-wide instances.
+  local policy_rc=/usr/sbin/policy-rc.d created_policy=0
+  if [ ! -e "$policy_rc" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy_rc"; chmod +x "$policy_rc"; created_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  local rc=$?
+  [ "$created_policy" -eq 1 ] && rm -f "$policy_rc"
+  return $rc
+}
+
+# build DIR TYPE [TARGET...]
+build() {
+  local dir=$1 type=$2; shift 2
+  cmake -S "$MTASTSD_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" >/dev/null || return 1
+  cmake --build "$dir" -j"$(nproc)" ${1:+--target "$@"}
+}

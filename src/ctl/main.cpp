@@ -1,0 +1,228 @@
+// mtastsctl: inspect and steer mtastsd's cache, and resolve a domain live.
+// Reads the daemon's LMDB environment directly (safe while the daemon runs).
+// Usage in mtastsctl(8). Exit status: 0 ok, 1 not found / no policy, 2 error.
+#include <iostream>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include "core/next_hop.hpp"
+#include "ctl/record_view.hpp"
+#include "daemon/config.hpp"
+#include "daemon/policy_discovery.hpp"
+#include "io/policy_store.hpp"
+
+namespace asio = boost::asio;
+using namespace mtastsd;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kOk = 0, kNotFound = 1, kError = 2;
+
+std::unique_ptr<io::PolicyStore> open_store(const daemon::Config& config, bool read_only) {
+  auto store = io::PolicyStore::open({config.state_dir + "/cache", config.cache_map_size, read_only});
+  if (!store) {
+    std::cerr << "mtastsctl: cannot open the cache in " << config.state_dir << "/cache: " << store.error().detail
+              << "\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+std::string normalized(const std::string& key) {
+  auto hop = core::normalize_next_hop(key);
+  return hop.kind == core::NextHopKind::domain ? hop.domain : std::string();
+}
+
+int cache_list(const daemon::Config& config, bool as_json) {
+  auto store = open_store(config, true);
+  if (!store) return kError;
+  const auto now = util::system_now();
+  json all = json::array();
+  if (!as_json) std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {}\n", "DOMAIN", "STATE", "MODE", "VALID UNTIL", "FAILURE");
+  auto ok = store->for_each([&](std::string_view domain, const auto& record) {
+    if (!record) {
+      if (as_json)
+        all.push_back({{"domain", std::string(domain)}, {"state", "corrupt"}, {"detail", record.error().detail}});
+      else
+        std::cout << fmt::format("{:<40} corrupt   {}\n", domain, record.error().detail);
+      return true;
+    }
+    if (as_json) {
+      all.push_back(ctl::record_json(std::string(domain), *record, now));
+    } else {
+      std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {}\n", domain, ctl::record_state(*record, now),
+                               record->has_policy() ? core::to_string(record->policy.mode) : "-",
+                               util::format_utc(record->valid_until),
+                               record->failure ? core::to_string(*record->failure) : "-");
+    }
+    return true;
+  });
+  if (!ok) {
+    std::cerr << "mtastsctl: " << ok.error().detail << "\n";
+    return kError;
+  }
+  if (as_json) std::cout << all.dump(2) << "\n";
+  return kOk;
+}
+
+int cache_show(const daemon::Config& config, const std::string& key, bool as_json) {
+  const std::string domain = normalized(key);
+  if (domain.empty()) {
+    std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
+    return kError;
+  }
+  auto store = open_store(config, true);
+  if (!store) return kError;
+  auto got = store->get(domain);
+  if (!got) {
+    std::cerr << "mtastsctl: " << domain << ": " << got.error().detail << "\n";
+    return kError;
+  }
+  if (!*got) {
+    std::cerr << "mtastsctl: " << domain << " is not cached\n";
+    return kNotFound;
+  }
+  const auto now = util::system_now();
+  if (as_json)
+    std::cout << ctl::record_json(domain, **got, now).dump(2) << "\n";
+  else
+    std::cout << ctl::record_text(domain, **got, now);
+  return kOk;
+}
+
+int cache_purge(const daemon::Config& config, const std::string& key, bool all) {
+  auto store = open_store(config, false);
+  if (!store) return kError;
+  if (all) {
+    auto n = store->erase_all();
+    if (!n) {
+      std::cerr << "mtastsctl: " << n.error().detail << "\n";
+      return kError;
+    }
+    store->sync();
+    std::cout << "purged " << *n << " entries\n";
+    return kOk;
+  }
+  const std::string domain = normalized(key);
+  if (domain.empty()) {
+    std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
+    return kError;
+  }
+  auto erased = store->erase(domain);
+  if (!erased) {
+    std::cerr << "mtastsctl: " << erased.error().detail << "\n";
+    return kError;
+  }
+  store->sync();
+  if (!*erased) {
+    std::cerr << "mtastsctl: " << domain << " is not cached\n";
+    return kNotFound;
+  }
+  std::cout << "purged " << domain << "\n";
+  return kOk;
+}
+
+int query(const daemon::Config& config, const std::string& key, bool as_json) {
+  const std::string domain = normalized(key);
+  if (domain.empty()) {
+    std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
+    return kError;
+  }
+  asio::io_context io(1);
+  io::DnsResolver dns(io.get_executor(), config.dns);
+  io::PolicyFetcher fetcher(io.get_executor(), dns, config.fetch);
+  json out{{"domain", domain}};
+  std::vector<std::string> steps;
+  int status = kNotFound;
+  auto run = [&]() -> asio::awaitable<void> {
+    auto txt = co_await daemon::discover_sts_record(dns, domain, &steps);
+    static constexpr const char* kTxtStatus[] = {"found", "absent", "dns_error"};
+    out["txt"] = {{"status", kTxtStatus[static_cast<int>(txt.status)]}, {"id", txt.id}, {"detail", txt.detail}};
+    out["fetch"] = nullptr;
+    out["policy"] = nullptr;
+    out["answer"] = "NOTFOUND ";
+    if (txt.status != core::TxtStatus::found) co_return;
+    auto fetched = co_await daemon::fetch_sts_policy(fetcher, domain, &steps);
+    if (!fetched) {
+      out["fetch"] = {{"ok", false},
+                      {"failure", std::string(core::to_string(fetched.error().type))},
+                      {"detail", fetched.error().detail}};
+      co_return;
+    }
+    out["fetch"] = {{"ok", true}, {"failure", nullptr}, {"detail", ""}};
+    out["policy"] = ctl::policy_json(fetched->policy);
+    out["policy"]["text"] = fetched->text;
+    const auto& profile = config.profile_for("default");
+    if (fetched->policy.mode == core::StsMode::enforce)
+      out["answer"] = core::encode_reply(
+          {core::ReplyStatus::ok, core::build_sts_policy_result(fetched->policy, domain, profile.dialect)});
+    status = fetched->policy.mode == core::StsMode::none ? kNotFound : kOk;
+  };
+  auto done = asio::co_spawn(io, run(), asio::use_future);
+  io.run();
+  try {
+    done.get();
+  } catch (const std::exception& e) {
+    std::cerr << "mtastsctl: query failed: " << e.what() << "\n";
+    return kError;
+  }
+  out["steps"] = steps;
+  if (as_json) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    for (const auto& s : steps) std::cout << "  " << s << "\n";
+    std::cout << "answer: " << out["answer"].get<std::string>() << "\n";
+  }
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"mtastsctl: inspect and steer mtastsd"};
+  app.require_subcommand(1);
+  std::string config_file, state_dir;
+  app.add_option("-c,--config", config_file, "mtastsd configuration file (default: built-in defaults)");
+  app.add_option("--state-dir", state_dir, "state directory override, as given to mtastsd");
+
+  bool as_json = false, all = false;
+  std::string domain;
+  auto* cache = app.add_subcommand("cache", "inspect and steer the policy cache");
+  cache->require_subcommand(1);
+  auto* list = cache->add_subcommand("list", "list cached domains");
+  list->add_flag("--json", as_json, "JSON output");
+  auto* show = cache->add_subcommand("show", "show one cached domain");
+  show->add_option("domain", domain, "domain")->required();
+  show->add_flag("--json", as_json, "JSON output");
+  auto* purge = cache->add_subcommand("purge", "remove a domain (or all) from the cache");
+  purge->add_option("domain", domain, "domain");
+  purge->add_flag("--all", all, "remove every entry");
+  auto* q = app.add_subcommand("query", "resolve a domain's MTA-STS policy live, bypassing the cache");
+  q->add_option("domain", domain, "domain")->required();
+  q->add_flag("--json", as_json, "JSON output");
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = config_file.empty()
+                    ? std::expected<daemon::Config, std::vector<daemon::ConfigProblem>>(daemon::default_config(state_dir))
+                    : daemon::load_config(config_file, state_dir);
+  if (!config) {
+    for (const auto& p : config.error()) std::cerr << p.to_string() << "\n";
+    return kError;
+  }
+  spdlog::set_level(spdlog::level::warn);
+  if (*list) return cache_list(*config, as_json);
+  if (*show) return cache_show(*config, domain, as_json);
+  if (*purge) {
+    if (all == !domain.empty()) {
+      std::cerr << "mtastsctl: cache purge takes a DOMAIN or --all\n";
+      return kError;
+    }
+    return cache_purge(*config, domain, all);
+  }
+  if (*q) return query(*config, domain, as_json);
+  return kError;
+}

@@ -1,0 +1,70 @@
+// Presentation of cache records for mtastsctl; see the header.
+#include "ctl/record_view.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include "core/failure_type.hpp"
+
+namespace mtastsd::ctl {
+
+std::string record_state(const core::CacheRecord& r, util::TimePoint now) {
+  if (r.policy_valid_at(now)) return "policy";
+  if (now < r.negative_until) return "negative";
+  if (r.has_policy()) return "expired";
+  return "stale";
+}
+
+nlohmann::json policy_json(const core::StsPolicy& p) {
+  return {{"mode", std::string(core::to_string(p.mode))}, {"max_age", p.max_age}, {"mx", p.mx}};
+}
+
+nlohmann::json record_json(const std::string& domain, const core::CacheRecord& r, util::TimePoint now) {
+  using util::to_unix;
+  nlohmann::json j{{"domain", domain},
+                   {"state", record_state(r, now)},
+                   {"policy_id", r.policy_id},
+                   {"mode", r.has_policy() ? nlohmann::json(std::string(core::to_string(r.policy.mode))) : nullptr},
+                   {"max_age", r.policy.max_age},
+                   {"mx", r.policy.mx},
+                   {"policy_text", r.policy_text},
+                   {"fetched_at", to_unix(r.fetched_at)},
+                   {"valid_until", to_unix(r.valid_until)},
+                   {"last_id_check", to_unix(r.last_id_check)},
+                   {"last_txt_id", r.last_txt_id},
+                   {"last_used", to_unix(r.last_used)},
+                   {"negative_until", to_unix(r.negative_until)},
+                   {"failure", r.failure ? nlohmann::json(std::string(core::to_string(*r.failure))) : nullptr},
+                   {"failure_detail", r.failure_detail},
+                   {"failed_id", r.failed_id},
+                   {"failed_at", to_unix(r.failed_at)},
+                   {"next_retry", to_unix(r.next_retry)},
+                   {"consecutive_failures", r.consecutive_failures}};
+  return j;
+}
+
+std::string record_text(const std::string& domain, const core::CacheRecord& r, util::TimePoint now) {
+  auto when = [&](util::TimePoint t) {
+    return util::to_unix(t) == 0 ? std::string("-")
+                                 : fmt::format("{} ({})", util::format_utc(t), util::format_relative(t, now));
+  };
+  std::string out = fmt::format("domain:         {}\nstate:          {}\n", domain, record_state(r, now));
+  if (r.has_policy()) {
+    out += fmt::format("policy id:      {}\nmode:           {}\nmax_age:        {}\nmx:             {}\n", r.policy_id,
+                       core::to_string(r.policy.mode), r.policy.max_age, fmt::join(r.policy.mx, " "));
+    out += fmt::format("fetched at:     {}\nvalid until:    {}\n", when(r.fetched_at), when(r.valid_until));
+  }
+  out += fmt::format("last id check:  {}\nlast TXT id:    {}\nlast used:      {}\n", when(r.last_id_check),
+                     r.last_txt_id.empty() ? "-" : r.last_txt_id, when(r.last_used));
+  if (util::to_unix(r.negative_until) != 0) out += fmt::format("no policy until:{}\n", when(r.negative_until));
+  if (r.failure)
+    out += fmt::format("last failure:   {} for id {} at {}: {}\nnext retry:     {}\nfailures:       {}\n",
+                       core::to_string(*r.failure), r.failed_id, when(r.failed_at), r.failure_detail,
+                       when(r.next_retry), r.consecutive_failures);
+  if (r.has_policy()) {
+    out += "policy text:\n";
+    for (const auto& line : r.policy.lines) out += "  " + line + "\n";
+  }
+  return out;
+}
+
+}  // namespace mtastsd::ctl

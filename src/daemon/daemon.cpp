@@ -1,0 +1,92 @@
+// Daemon wiring and lifecycle; see the header.
+#include "daemon/daemon.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+#include "daemon/lookup_service.hpp"
+#include "daemon/refresher.hpp"
+#include "daemon/socketmap_server.hpp"
+#include "io/dns_resolver.hpp"
+#include "io/policy_fetcher.hpp"
+#include "io/policy_store.hpp"
+
+namespace asio = boost::asio;
+
+namespace mtastsd::daemon {
+namespace {
+// How long SIGTERM waits for replies being computed (a cold lookup waits at most
+// the cold budget; a reply at most the reply deadline).
+std::chrono::milliseconds drain_deadline(const Config& c) { return c.reply_deadline; }
+// Flush interval for the MDB_NOSYNC environment: a crash of the machine (not of
+// the process) loses at most this much.
+constexpr std::chrono::seconds kSyncInterval{1};
+}  // namespace
+
+int run_daemon(const Config& config) {
+  auto store = io::PolicyStore::open({config.state_dir + "/cache", config.cache_map_size, false});
+  if (!store) {
+    spdlog::critical("cannot open the cache in {}/cache: {}", config.state_dir, store.error().detail);
+    return 1;
+  }
+  asio::io_context io(1);
+  std::unique_ptr<io::DnsResolver> dns;
+  try {
+    dns = std::make_unique<io::DnsResolver>(io.get_executor(), config.dns);
+  } catch (const std::exception& e) {
+    spdlog::critical("DNS resolver: {}", e.what());
+    return 1;
+  }
+  io::PolicyFetcher fetcher(io.get_executor(), *dns, config.fetch);
+  LookupService service(io.get_executor(), config, **store, *dns, fetcher);
+  SocketmapServer server(io.get_executor(), config, service);
+  if (auto ok = server.listen(); !ok) {
+    spdlog::critical("cannot listen: {}", ok.error());
+    return 1;
+  }
+  Refresher refresher(io.get_executor(), config, **store, service);
+
+  asio::steady_timer sync_timer(io);
+  std::function<void()> schedule_sync = [&] {
+    sync_timer.expires_after(kSyncInterval);
+    sync_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      (*store)->sync();
+      schedule_sync();
+    });
+  };
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  asio::steady_timer drain_timer(io);
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: stopping (draining for at most {} ms)", signo, drain_deadline(config).count());
+    server.stop();
+    refresher.stop();
+    // Wait until open connections have written their replies or the deadline passes.
+    const auto deadline = std::chrono::steady_clock::now() + drain_deadline(config);
+    std::function<void()> poll = [&, deadline] {
+      if (server.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
+        sync_timer.cancel();
+        dns->cancel_all();
+        io.stop();
+        return;
+      }
+      drain_timer.expires_after(std::chrono::milliseconds(20));
+      drain_timer.async_wait([&](boost::system::error_code) { poll(); });
+    };
+    poll();
+  });
+
+  server.start();
+  refresher.start();
+  schedule_sync();
+  spdlog::info("mtastsd ready ({} listener(s), config {})", config.listen.size(), config.source);
+  io.run();
+  (*store)->sync();
+  spdlog::info("mtastsd stopped");
+  return 0;
+}
+
+}  // namespace mtastsd::daemon

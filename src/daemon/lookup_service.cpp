@@ -1,0 +1,169 @@
+// Lookup hot path and single-flight resolutions; see the header.
+#include "daemon/lookup_service.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <spdlog/spdlog.h>
+#include "core/next_hop.hpp"
+#include "daemon/policy_discovery.hpp"
+
+namespace asio = boost::asio;
+
+namespace mtastsd::daemon {
+
+// One running resolution; waiters park a timer here and are woken when it ends.
+struct LookupService::Flight {
+  bool done = false;
+  std::optional<core::CacheRecord> result;  // what was stored (kept even if the store refused it)
+  std::vector<asio::steady_timer*> waiters;
+  void finish(core::CacheRecord record) {
+    done = true;
+    result = std::move(record);
+    for (auto* w : waiters) w->cancel();
+    waiters.clear();
+  }
+};
+
+LookupService::LookupService(asio::any_io_executor ex, const Config& config, io::PolicyStore& store,
+                             io::DnsResolver& dns, io::PolicyFetcher& fetcher, util::NowFn now)
+    : ex_(std::move(ex)), config_(config), store_(store), dns_(dns), fetcher_(fetcher), now_(std::move(now)) {}
+
+LookupService::~LookupService() = default;
+
+std::optional<core::CacheRecord> LookupService::read_record(const std::string& domain) {
+  auto got = store_.get(domain);
+  if (!got) {
+    // Corrupt record or unreadable cache: answer as if uncached, keep serving.
+    spdlog::warn("cache read for {} failed ({}: {}); treating as uncached", domain, io::to_string(got.error().kind),
+                 got.error().detail);
+    return std::nullopt;
+  }
+  return std::move(*got);
+}
+
+void LookupService::write_record(const std::string& domain, const core::CacheRecord& record) {
+  if (auto put = store_.put(domain, record); !put)
+    spdlog::error("cache write for {} failed ({}: {}); answers stay correct but are not cached", domain,
+                  io::to_string(put.error().kind), put.error().detail);
+}
+
+void LookupService::note_unknown_profile(const std::string& name) {
+  if (unknown_profiles_logged_.size() >= 1000) return;  // bounded: map names come from clients
+  if (unknown_profiles_logged_.emplace(name, true).second)
+    spdlog::warn("socketmap name '{}' has no profile; using 'default'", name);
+}
+
+core::SocketmapReply LookupService::reply_for(const core::CacheRecord& record, const Profile& profile,
+                                              const std::string& domain) const {
+  using core::StsMode;
+  const auto mode = record.policy.mode;
+  const bool enforce = mode == StsMode::enforce || (mode == StsMode::testing && profile.testing == TestingAnswer::enforce);
+  if (!enforce) return {core::ReplyStatus::notfound, ""};
+  return {core::ReplyStatus::ok, core::build_sts_policy_result(record.policy, domain, profile.dialect)};
+}
+
+asio::awaitable<core::SocketmapReply> LookupService::answer(const core::SocketmapRequest& request) {
+  const core::SocketmapReply notfound{core::ReplyStatus::notfound, ""};
+  try {
+    const auto hop = core::normalize_next_hop(request.key);
+    if (hop.kind != core::NextHopKind::domain) co_return notfound;
+    bool known = true;
+    const Profile& profile = config_.profile_for(request.name, &known);
+    if (!known) note_unknown_profile(request.name);
+    const std::string& domain = hop.domain;
+
+    auto record = read_record(domain);
+    const auto now = now_();
+    const auto plan = core::plan_lookup(record ? &*record : nullptr, now, config_.cache);
+    if (plan.refresh_in_background) resolve_in_background(domain, false);
+    if (plan.touch && record) {
+      record->last_used = now;
+      write_record(domain, *record);
+    }
+    switch (plan.answer) {
+      case core::LookupAnswer::policy:
+        co_return reply_for(*record, profile, domain);
+      case core::LookupAnswer::no_policy:
+        co_return notfound;
+      case core::LookupAnswer::resolve:
+        break;
+    }
+
+    // Cold: join (or start) the domain's resolution, wait at most the cold budget.
+    auto flight = start_flight(domain, false);
+    if (!flight->done) {
+      asio::steady_timer wait(ex_, config_.cold_budget);
+      flight->waiters.push_back(&wait);
+      boost::system::error_code ec;
+      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      std::erase(flight->waiters, &wait);
+    }
+    if (!flight->done || !flight->result) {
+      spdlog::debug("{}: cold budget spent, answering without policy while resolution continues", domain);
+      co_return notfound;
+    }
+    if (flight->result->policy_valid_at(now_())) co_return reply_for(*flight->result, profile, domain);
+    co_return notfound;
+  } catch (const std::exception& e) {
+    spdlog::error("lookup '{}' failed internally: {}", request.key, e.what());
+    co_return core::SocketmapReply{core::ReplyStatus::temp, "mtastsd internal error"};
+  }
+}
+
+void LookupService::resolve_in_background(const std::string& domain, bool force) { start_flight(domain, force); }
+
+std::shared_ptr<LookupService::Flight> LookupService::start_flight(const std::string& domain, bool force) {
+  if (auto it = flights_.find(domain); it != flights_.end()) return it->second;
+  auto flight = std::make_shared<Flight>();
+  flights_.emplace(domain, flight);
+  asio::co_spawn(ex_, run_flight(domain, force, flight), asio::detached);
+  return flight;
+}
+
+asio::awaitable<void> LookupService::run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight) {
+  core::CacheRecord result;
+  try {
+    result = co_await resolve(domain, force);
+  } catch (const std::exception& e) {
+    spdlog::error("resolution of {} failed internally: {}", domain, e.what());
+  }
+  flights_.erase(domain);
+  flight->finish(std::move(result));
+}
+
+asio::awaitable<core::CacheRecord> LookupService::resolve(const std::string& domain, bool force) {
+  const auto before = read_record(domain);
+  const core::CacheRecord* old = before ? &*before : nullptr;
+  const auto txt = co_await discover_sts_record(dns_, domain);
+
+  core::CacheRecord next;
+  if (core::should_fetch(old, txt, now_(), force)) {
+    auto fetched = co_await fetch_sts_policy(fetcher_, domain);
+    if (fetched) {
+      const bool changed = !old || old->policy_text != fetched->text || old->policy_id != txt.id;
+      if (changed)
+        spdlog::info("{}: policy id {} mode {} max_age {} mx {}", domain, txt.id, core::to_string(fetched->policy.mode),
+                     fetched->policy.max_age, fmt::join(fetched->policy.mx, ","));
+      next = core::apply_fetch_success(old, txt, std::move(*fetched), now_(), config_.cache);
+    } else {
+      const bool kept = old && old->policy_valid_at(now_());
+      spdlog::info("{}: policy fetch for id {} failed: {}: {}{}", domain, txt.id, core::to_string(fetched.error().type),
+                   fetched.error().detail, kept ? " (keeping the cached policy)" : "");
+      next = core::apply_fetch_failure(old, txt, fetched.error(), now_(), config_.cache);
+    }
+  } else {
+    if (txt.status == core::TxtStatus::dns_error) spdlog::info("{}: {}", domain, txt.detail);
+    next = core::apply_txt(old, txt, now_(), config_.cache);
+  }
+  // Lookups may have touched last_used while we were on the network.
+  if (auto current = read_record(domain); current && current->last_used > next.last_used)
+    next.last_used = current->last_used;
+  if (next.last_used == util::TimePoint{}) next.last_used = now_();
+  write_record(domain, next);
+  co_return next;
+}
+
+}  // namespace mtastsd::daemon

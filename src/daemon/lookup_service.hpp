@@ -1,0 +1,60 @@
+// Answers socketmap lookups from the LMDB cache and keeps the cache filled:
+// cache hits never wait on the network; a cold lookup joins the domain's single
+// resolution (single-flight) for at most the cold budget; stale entries are
+// re-checked in the background. All on one Asio strand (the io_context thread).
+#pragma once
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include "core/answer.hpp"
+#include "core/cache_record.hpp"
+#include "core/socketmap_request.hpp"
+#include "daemon/config.hpp"
+#include "io/dns_resolver.hpp"
+#include "io/policy_fetcher.hpp"
+#include "io/policy_store.hpp"
+#include "util/clock.hpp"
+
+namespace mtastsd::daemon {
+
+class LookupService {
+ public:
+  LookupService(boost::asio::any_io_executor ex, const Config& config, io::PolicyStore& store, io::DnsResolver& dns,
+                io::PolicyFetcher& fetcher, util::NowFn now = util::system_now);
+  ~LookupService();
+
+  // One socketmap request -> reply. Never throws; answered within the reply deadline.
+  boost::asio::awaitable<core::SocketmapReply> answer(const core::SocketmapRequest& request);
+
+  // Start a resolution of `domain` unless one is running (single-flight);
+  // force re-fetches the policy even if the TXT id is unchanged (refresher).
+  void resolve_in_background(const std::string& domain, bool force);
+
+  // Resolutions in flight (for draining on shutdown).
+  std::size_t in_flight() const { return flights_.size(); }
+
+ private:
+  struct Flight;
+  std::shared_ptr<Flight> start_flight(const std::string& domain, bool force);
+  boost::asio::awaitable<void> run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight);
+  boost::asio::awaitable<core::CacheRecord> resolve(const std::string& domain, bool force);
+  std::optional<core::CacheRecord> read_record(const std::string& domain);
+  void write_record(const std::string& domain, const core::CacheRecord& record);
+  core::SocketmapReply reply_for(const core::CacheRecord& record, const Profile& profile,
+                                 const std::string& domain) const;
+  void note_unknown_profile(const std::string& name);
+
+  boost::asio::any_io_executor ex_;
+  const Config& config_;
+  io::PolicyStore& store_;
+  io::DnsResolver& dns_;
+  io::PolicyFetcher& fetcher_;
+  util::NowFn now_;
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+  std::unordered_map<std::string, bool> unknown_profiles_logged_;
+};
+
+}  // namespace mtastsd::daemon

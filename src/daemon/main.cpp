@@ -1,0 +1,43 @@
+// mtastsd: the MTA-STS policy daemon for Postfix's smtp_tls_policy_maps.
+// Usage in mtastsd(8).
+#include <cstdio>
+#include <iostream>
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include "daemon/config.hpp"
+#include "daemon/daemon.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mtastsd: MTA-STS (RFC 8461) policy server for Postfix"};
+  std::string config_file, state_dir, log_level;
+  bool check_config = false, version = false;
+  app.add_option("-c,--config", config_file, "configuration file (default: built-in defaults)");
+  app.add_option("--state-dir", state_dir, "keep socket, cache and runtime files under this directory");
+  app.add_flag("--check-config", check_config, "validate the configuration and exit");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error (overrides the file)");
+  app.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(app, argc, argv);
+  if (version) {
+    std::cout << "mtastsd " << MTASTSD_VERSION << "\n";
+    return 0;
+  }
+
+  auto config = config_file.empty() ? std::expected<mtastsd::daemon::Config,
+                                                    std::vector<mtastsd::daemon::ConfigProblem>>(
+                                          mtastsd::daemon::default_config(state_dir))
+                                    : mtastsd::daemon::load_config(config_file, state_dir);
+  if (!config) {
+    for (const auto& p : config.error()) std::cerr << p.to_string() << "\n";
+    return 1;
+  }
+  if (check_config) {
+    std::cout << config->source << ": ok\n";
+    return 0;
+  }
+  auto logger = spdlog::stderr_color_mt("mtastsd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log_level : log_level));
+  return mtastsd::daemon::run_daemon(*config);
+}

@@ -1,0 +1,236 @@
+// Socketmap listeners and connections; see the header.
+#include "daemon/socketmap_server.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <list>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+#include "core/socketmap_request.hpp"
+#include "util/netstring.hpp"
+
+namespace asio = boost::asio;
+using asio::use_awaitable;
+using boost::system::error_code;
+
+namespace mtastsd::daemon {
+namespace {
+
+std::expected<void, std::string> prepare_unix_path(const ListenEndpoint& ep) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(fs::path(ep.unix_path).parent_path(), ec);
+  struct stat st {};
+  if (::lstat(ep.unix_path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return std::unexpected(ep.unix_path + ": exists and is not a socket");
+    ::unlink(ep.unix_path.c_str());  // stale socket from an earlier run
+  }
+  return {};
+}
+
+std::expected<void, std::string> apply_unix_permissions(const ListenEndpoint& ep) {
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!ep.owner.empty()) {
+    const passwd* pw = ::getpwnam(ep.owner.c_str());
+    if (!pw) return std::unexpected(ep.unix_path + ": unknown owner '" + ep.owner + "'");
+    uid = pw->pw_uid;
+  }
+  if (!ep.group.empty()) {
+    const group* gr = ::getgrnam(ep.group.c_str());
+    if (!gr) return std::unexpected(ep.unix_path + ": unknown group '" + ep.group + "'");
+    gid = gr->gr_gid;
+  }
+  if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) && ::chown(ep.unix_path.c_str(), uid, gid) != 0)
+    return std::unexpected(ep.unix_path + ": chown: " + std::strerror(errno));
+  if (::chmod(ep.unix_path.c_str(), ep.mode) != 0) return std::unexpected(ep.unix_path + ": chmod: " + std::strerror(errno));
+  return {};
+}
+
+}  // namespace
+
+struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Impl> {
+  asio::any_io_executor ex;
+  const Config& config;
+  LookupService& service;
+  std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
+  std::list<asio::ip::tcp::acceptor> tcp_acceptors;
+  std::size_t open_connections = 0;
+  bool stopping = false;
+  std::chrono::steady_clock::time_point last_full_log{};
+  // Sockets of live connections, so stop() can close idle ones.
+  std::list<std::function<void()>> closers;
+
+  Impl(asio::any_io_executor e, const Config& c, LookupService& s) : ex(std::move(e)), config(c), service(s) {}
+
+  template <class Acceptor>
+  asio::awaitable<void> accept_loop(Acceptor& acceptor) {
+    auto self = shared_from_this();
+    asio::steady_timer backoff(ex);
+    while (!stopping) {
+      error_code ec;
+      auto socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || stopping) break;
+      if (ec) {
+        // EMFILE/ENFILE and friends: log, pause briefly, keep accepting (the listener must survive).
+        spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
+        backoff.expires_after(std::chrono::milliseconds(100));
+        co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      if (open_connections >= config.max_connections) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_full_log > std::chrono::seconds(10)) {
+          spdlog::warn("connection limit {} reached; closing new connections", config.max_connections);
+          last_full_log = now;
+        }
+        socket.close(ec);
+        continue;
+      }
+      asio::co_spawn(ex, serve(std::move(socket)), asio::detached);
+    }
+  }
+
+  template <class Socket>
+  asio::awaitable<void> serve(Socket socket) {
+    auto self = shared_from_this();
+    ++open_connections;
+    bool busy = false;
+    auto closer = closers.insert(closers.end(), [&socket, &busy] {
+      error_code ignored;
+      if (!busy) socket.close(ignored);
+    });
+    util::NetstringDecoder decoder(kMaxQueryBytes);
+    asio::steady_timer idle(ex);
+    std::array<char, 4096> buf;
+    // Idle watchdog: closes the socket when no request arrives in time.
+    auto arm_idle = [&] {
+      idle.expires_after(config.idle_timeout);
+      idle.async_wait([&socket](error_code ec) {
+        if (!ec) {
+          error_code ignored;
+          socket.close(ignored);
+        }
+      });
+    };
+    try {
+      bool open = true;
+      while (open && !stopping) {
+        arm_idle();
+        error_code ec;
+        std::size_t n = co_await socket.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+        idle.cancel();
+        if (ec) break;  // EOF, reset, idle close
+        decoder.feed(std::string_view(buf.data(), n));
+        for (;;) {
+          auto next = decoder.next();
+          if (!next) {
+            spdlog::warn("socketmap client sent a malformed netstring ({}); closing the connection",
+                         util::to_string(next.error()));
+            open = false;
+            break;
+          }
+          if (!*next) break;  // need more bytes
+          busy = true;
+          const std::string reply = co_await handle(**next);
+          co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(use_awaitable, ec));
+          busy = false;
+          if (ec) {
+            open = false;
+            break;
+          }
+        }
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("socketmap connection failed: {}", e.what());
+    }
+    idle.cancel();
+    error_code ignored;
+    socket.close(ignored);
+    closers.erase(closer);
+    --open_connections;
+  }
+
+  asio::awaitable<std::string> handle(const std::string& payload) {
+    auto request = core::parse_socketmap_request(payload);
+    if (!request) {
+      spdlog::warn("malformed socketmap request ({})", core::to_string(request.error()));
+      co_return util::encode_netstring(
+          core::encode_reply({core::ReplyStatus::perm, std::string("malformed request: ") +
+                                                           std::string(core::to_string(request.error()))}));
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto reply = co_await service.answer(*request);
+    std::string encoded = core::encode_reply(reply);
+    if (encoded.size() > kMaxReplyBytes) {
+      spdlog::error("reply for {} exceeds Postfix's {} byte limit; answering TEMP", request->key, kMaxReplyBytes);
+      encoded = core::encode_reply({core::ReplyStatus::temp, "policy too large"});
+    }
+    spdlog::debug("lookup {} {} -> {} ({} us)", request->name, request->key, encoded,
+                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
+                      .count());
+    co_return util::encode_netstring(encoded);
+  }
+};
+
+SocketmapServer::SocketmapServer(asio::any_io_executor ex, const Config& config, LookupService& service)
+    : impl_(std::make_shared<Impl>(std::move(ex), config, service)) {}
+
+SocketmapServer::~SocketmapServer() = default;
+
+std::expected<void, std::string> SocketmapServer::listen() {
+  for (const auto& ep : impl_->config.listen) {
+    error_code ec;
+    if (!ep.unix_path.empty()) {
+      if (auto ok = prepare_unix_path(ep); !ok) return ok;
+      auto& acc = impl_->unix_acceptors.emplace_back(impl_->ex);
+      asio::local::stream_protocol::endpoint where(ep.unix_path);
+      acc.open(where.protocol(), ec);
+      if (!ec) acc.bind(where, ec);
+      if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) return std::unexpected(ep.unix_path + ": " + ec.message());
+      if (auto ok = apply_unix_permissions(ep); !ok) return ok;
+      spdlog::info("listening on unix:{}", ep.unix_path);
+    } else {
+      auto addr = asio::ip::make_address(ep.tcp_address, ec);
+      if (ec) return std::unexpected(ep.tcp_address + ": " + ec.message());
+      auto& acc = impl_->tcp_acceptors.emplace_back(impl_->ex);
+      asio::ip::tcp::endpoint where(addr, ep.tcp_port);
+      acc.open(where.protocol(), ec);
+      if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec) acc.bind(where, ec);
+      if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) return std::unexpected(fmt::format("{}:{}: {}", ep.tcp_address, ep.tcp_port, ec.message()));
+      spdlog::info("listening on inet:{}:{}", ep.tcp_address, ep.tcp_port);
+    }
+  }
+  return {};
+}
+
+void SocketmapServer::start() {
+  for (auto& acc : impl_->unix_acceptors) asio::co_spawn(impl_->ex, impl_->accept_loop(acc), asio::detached);
+  for (auto& acc : impl_->tcp_acceptors) asio::co_spawn(impl_->ex, impl_->accept_loop(acc), asio::detached);
+}
+
+void SocketmapServer::stop() {
+  impl_->stopping = true;
+  error_code ignored;
+  for (auto& acc : impl_->unix_acceptors) acc.close(ignored);
+  for (auto& acc : impl_->tcp_acceptors) acc.close(ignored);
+  for (auto& close : impl_->closers) close();
+}
+
+std::size_t SocketmapServer::connections() const { return impl_->open_connections; }
+
+}  // namespace mtastsd::daemon
