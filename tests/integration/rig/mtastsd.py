@@ -154,10 +154,14 @@ class Mtastsd:
         return json.loads(result.stdout)
 
     def wait_for_entry(self, domain: str, condition: Callable[[dict], bool], timeout: float = 15.0,
-                       what: str = "") -> dict:
+                       what: str = "", lookup_first: bool = False) -> dict:
+        """Poll `cache show` until condition(entry) holds. lookup_first: look the domain up before
+        each poll, since a cache hit older than id_check_interval is what starts a TXT check."""
         seen = []
 
         def attempt():
+            if lookup_first:
+                self.lookup(domain)
             entry = self.cache_show(domain)
             seen.append(entry)
             return entry if entry is not None and condition(entry) else None
