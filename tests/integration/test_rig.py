@@ -3,6 +3,7 @@ unbound), bogus data is refused, record changes become visible, and each web-ser
 of the scenario table is what the table claims."""
 from __future__ import annotations
 
+import ctypes
 import socket
 import ssl
 import time
@@ -190,3 +191,43 @@ def test_tcp_hang_never_handshakes(rig):
     with socket.create_connection((sc.TCP_BLACKHOLE_ADDRESS, 443), timeout=1.0) as raw:
         with pytest.raises((TimeoutError, socket.timeout)):
             context.wrap_socket(raw, server_hostname="mta-sts.tcp-hang.example")
+
+
+# ---- libunbound, the resolver library inside mtastsd ----
+
+class _UbResult(ctypes.Structure):
+    _fields_ = [("qname", ctypes.c_char_p), ("qtype", ctypes.c_int), ("qclass", ctypes.c_int),
+                ("data", ctypes.POINTER(ctypes.c_char_p)), ("len", ctypes.POINTER(ctypes.c_int)),
+                ("canonname", ctypes.c_char_p), ("rcode", ctypes.c_int), ("answer_packet", ctypes.c_void_p),
+                ("answer_len", ctypes.c_int), ("havedata", ctypes.c_int), ("nxdomain", ctypes.c_int),
+                ("secure", ctypes.c_int), ("bogus", ctypes.c_int), ("why_bogus", ctypes.c_char_p),
+                ("was_ratelimited", ctypes.c_int), ("ttl", ctypes.c_int)]
+
+
+def libunbound_resolve(rig, name: str, rrtype: int, options: dict[str, str]) -> dict:
+    lib = ctypes.CDLL("libunbound.so.8")
+    lib.ub_ctx_create.restype = ctypes.c_void_p
+    ctx = lib.ub_ctx_create()
+    try:
+        for option, value in options.items():
+            assert lib.ub_ctx_set_option(ctypes.c_void_p(ctx), option.encode(), value.encode()) == 0
+        assert lib.ub_ctx_set_fwd(ctypes.c_void_p(ctx), sc.UNBOUND_ADDRESS.encode()) == 0
+        assert lib.ub_ctx_add_ta_file(ctypes.c_void_p(ctx), str(rig.dns.anchor_file).encode()) == 0
+        result = ctypes.POINTER(_UbResult)()
+        rc = lib.ub_resolve(ctypes.c_void_p(ctx), name.encode(), rrtype, 1, ctypes.byref(result))
+        assert rc == 0, rc
+        r = result.contents
+        out = {"rcode": r.rcode, "havedata": r.havedata, "nxdomain": r.nxdomain, "secure": r.secure,
+               "bogus": r.bogus, "ttl": r.ttl}
+        lib.ub_resolve_free(result)
+        return out
+    finally:
+        lib.ub_ctx_delete(ctypes.c_void_p(ctx))
+
+
+def test_libunbound_validates_through_the_rig(rig):
+    """What mtastsd does: forward to unbound (on loopback) with the test root's anchor file."""
+    r = libunbound_resolve(rig, "_mta-sts.valid.example", 16, {})
+    assert (r["havedata"], r["secure"], r["bogus"]) == (1, 1, 0), r
+    r = libunbound_resolve(rig, "_mta-sts.no-record.example", 16, {})
+    assert (r["nxdomain"], r["secure"]) == (1, 1), r
