@@ -149,6 +149,7 @@ SCENARIOS: list[Scenario] = [
     _std("ctl-b.example", "ctlb1"),
     _std("ctl-invalid.example", "ctli1", policy=policy("enforce", ())),
     _std("xn--bcher-kva.example", "idn1"),  # looked up as "bücher.example"
+    _std("parent-probe.example", "pp1"),     # looked up only as ".parent-probe.example"
 ]
 
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}

@@ -50,14 +50,25 @@ def test_utf8_key_is_looked_up_as_a_label(mtastsd):
     assert mtastsd.lookup("bücher.example") == sc.secure_answer("xn--bcher-kva.example")
 
 
-@pytest.mark.parametrize("key", [".valid.example", ".example", "[192.0.2.1]", "[192.0.2.1]:25",
-                                 "[ipv6:2001:db8::1]", "192.0.2.1"])
-def test_keys_without_mta_sts_lookup(mtastsd, rig, key):
-    queries = rig.dns.unbound_query_count("_mta-sts.valid.example", "TXT")
+@pytest.mark.parametrize("key", [".parent-probe.example", ".PARENT-PROBE.example.", ".example"])
+def test_parent_domain_probes_are_not_resolved(mtastsd, rig, key):
+    """Postfix asks ".parent" after NOTFOUND; MTA-STS has no parent inheritance (RFC 8461 sec. 4)."""
+    queries = rig.dns.unbound_query_count("_mta-sts.parent-probe.example", "TXT")
     start = time.monotonic()
     assert mtastsd.lookup(key) == "NOTFOUND "
-    assert time.monotonic() - start < 0.5  # answered at once, no resolution
-    assert rig.dns.unbound_query_count("_mta-sts.valid.example", "TXT") == queries
+    assert time.monotonic() - start < 0.5
+    assert rig.dns.unbound_query_count("_mta-sts.parent-probe.example", "TXT") == queries
+    assert mtastsd.cache_show("parent-probe.example") is None
+
+
+@pytest.mark.parametrize("key,name", [("[192.0.2.1]", "192.0.2.1"), ("[192.0.2.1]:25", "192.0.2.1"),
+                                      ("[IPv6:2001:db8::1]", "2001:db8::1")])
+def test_ip_literals_are_not_resolved(mtastsd, rig, key, name):
+    start = time.monotonic()
+    assert mtastsd.lookup(key) == "NOTFOUND "
+    assert time.monotonic() - start < 0.5
+    log = (rig.dns.dir / "unbound.log").read_text()
+    assert f"_mta-sts.{name}" not in log.lower() and "_mta-sts.[" not in log.lower()
 
 
 def test_unknown_map_name_uses_default_profile(mtastsd):

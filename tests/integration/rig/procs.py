@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence, TypeVar
 
+PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 POLL_INTERVAL = 0.02
 T = TypeVar("T")
@@ -29,6 +30,11 @@ def become_subreaper() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if pytest itself is killed (SIGKILL), take the daemon along."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def wait_until(condition: Callable[[], Optional[T]], timeout: float, what: str) -> T:
@@ -105,7 +111,8 @@ class Daemon:
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         env=self.env, cwd=self.cwd, start_new_session=True)
+                                         env=self.env, cwd=self.cwd, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         finally:
             log.close()
         return self
