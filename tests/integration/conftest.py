@@ -76,8 +76,8 @@ def start_mtastsd(rig, tmp_path_factory):
     """Factory: start_mtastsd(overrides) -> a running Mtastsd, stopped at the end of the module."""
     started = []
 
-    def start(overrides=None, name="mtastsd"):
-        instance = Mtastsd(rig, tmp_path_factory.mktemp(name), overrides)
+    def start(overrides=None, name="mtastsd", tcp=None):
+        instance = Mtastsd(rig, tmp_path_factory.mktemp(name), overrides, tcp)
         started.append(instance)
         return instance.start()
 

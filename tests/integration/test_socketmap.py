@@ -10,17 +10,24 @@ import scenarios as sc
 from rig.socketmap import SocketmapClient, netstring
 
 SECURE = sc.secure_answer("valid.example")
+TCP_LISTEN = ("127.0.0.1", 8461)
 
 
 @pytest.fixture(scope="module")
 def mtastsd(start_mtastsd):
-    instance = start_mtastsd()
+    instance = start_mtastsd(tcp=f"{TCP_LISTEN[0]}:{TCP_LISTEN[1]}")
     assert instance.lookup("valid.example") == SECURE  # warm the cache for the tests below
     return instance
 
 
 def test_postfix_dialect(mtastsd):
     assert mtastsd.lookup("valid.example", name="default") == SECURE
+
+
+def test_tcp_listener(mtastsd):
+    with SocketmapClient(TCP_LISTEN) as client:
+        assert client.lookup("valid.example") == SECURE
+        assert client.lookup("no-record.example") == "NOTFOUND "
 
 
 def test_postfix_tlsrpt_dialect(mtastsd):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .procs import Daemon, unix_accepts, wait_until
+from .procs import Daemon, tcp_accepts, unix_accepts, wait_until
 from .socketmap import lookup as socketmap_lookup
 
 REPO = Path(__file__).resolve().parents[3]
@@ -71,7 +71,8 @@ def merge(base: dict, overrides: dict) -> dict:
 class Mtastsd:
     """One mtastsd instance with its own state directory (cache and socket)."""
 
-    def __init__(self, rig, directory: Path, overrides: Optional[dict] = None):
+    def __init__(self, rig, directory: Path, overrides: Optional[dict] = None, tcp: Optional[str] = None):
+        """tcp: also listen on this loopback "address:port" (the unix socket is always there)."""
         self.rig = rig
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,9 @@ class Mtastsd:
             "profiles": {"tlsrpt": {"dialect": "postfix-tlsrpt"},
                          "testing-enforced": {"testing": "enforce"}},
         }
+        if tcp:
+            base["listen"].append({"tcp": tcp})
+        self.tcp = tcp
         self.config = merge(base, overrides or {})
         self.config_file = self.dir / "mtastsd.toml"
         self.config_file.write_text(to_toml(self.config))
@@ -102,8 +106,14 @@ class Mtastsd:
         self.starts += 1
         self.process = Daemon("mtastsd", [self.daemon_bin, "-c", str(self.config_file)],
                               self.dir / f"mtastsd.{self.starts}.log").start()
-        self.process.wait_ready(lambda: unix_accepts(self.socket), timeout=20)
+        self.process.wait_ready(lambda: unix_accepts(self.socket) and self._tcp_ready(), timeout=20)
         return self
+
+    def _tcp_ready(self) -> bool:
+        if not self.tcp:
+            return True
+        host, port = self.tcp.rsplit(":", 1)
+        return tcp_accepts(host, int(port))
 
     def stop(self) -> Optional[int]:
         return self.process.stop() if self.process else None
