@@ -56,6 +56,22 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # many-connection tests
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The rig checks itself first: if it is broken, mtastsd failures mean nothing."""
+    items.sort(key=lambda item: 0 if item.module.__name__ == "test_rig" else 1)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, show the end of every running mtastsd's log beside the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for instance in Mtastsd.running:
+            tail = "\n".join(instance.log().splitlines()[-60:])
+            report.sections.append((f"mtastsd log ({instance.dir.name})", tail))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
     leftovers = procs.terminate_leftover_children()
@@ -78,11 +94,13 @@ def start_mtastsd(rig, tmp_path_factory):
 
     def start(overrides=None, name="mtastsd", tcp=None):
         instance = Mtastsd(rig, tmp_path_factory.mktemp(name), overrides, tcp)
+        Mtastsd.running.append(instance)
         started.append(instance)
         return instance.start()
 
     yield start
     for instance in started:
         status = instance.stop()
+        Mtastsd.running.remove(instance)
         # A clean shutdown on SIGTERM is part of the contract; a crash must not go unnoticed.
         assert status in (0, None, -9), f"mtastsd exited with {status} on SIGTERM; log:\n{instance.log()[-3000:]}"

@@ -141,7 +141,7 @@ SCENARIOS: list[Scenario] = [
     _std("persist.example", "per1"),
     _std("singleflight.example", "sf1", server="delay:1.5"),
     _std("coldbudget.example", "cb1", server="delay:3"),
-    Scenario("x.longneg.example"),  # NXDOMAIN in a zone whose negative TTL is 86400 s
+    Scenario("x.longneg.example"),  # NXDOMAIN, negative TTL 86400 s (unbound passes on at most 3600)
     Scenario("x.midneg.example"),   # NXDOMAIN in a zone whose negative TTL is 300 s
 
     # --- socketmap / mtastsctl ---

@@ -145,6 +145,16 @@ def test_nginx_behaviours(rig, domain, status, content_type):
         assert headers["location"] == f"https://mta-sts.valid.example{POLICY_PATH}"
 
 
+@pytest.mark.parametrize("domain", [s.domain for s in sc.SCENARIOS if s.server == "nginx" and s.txt])
+def test_every_nginx_domain_serves_its_table_entry(rig, domain):
+    scenario = sc.BY_DOMAIN[domain]
+    status, headers, body = https_get(rig, domain)
+    if scenario.policy is None:
+        assert status == 404
+    else:
+        assert (status, headers["content-type"], body.decode()) == (200, scenario.content_type, scenario.policy)
+
+
 def test_huge_policy_exceeds_64k(rig):
     status, _, body = https_get(rig, "huge.example")
     assert status == 200 and len(body) > 65536

@@ -71,6 +71,8 @@ def merge(base: dict, overrides: dict) -> dict:
 class Mtastsd:
     """One mtastsd instance with its own state directory (cache and socket)."""
 
+    running: list["Mtastsd"] = []  # instances of the current module, for failure reports
+
     def __init__(self, rig, directory: Path, overrides: Optional[dict] = None, tcp: Optional[str] = None):
         """tcp: also listen on this loopback "address:port" (the unix socket is always there)."""
         self.rig = rig
