@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,25 @@ TEST(NetstringDecoder, PipelinedInOneFeed) {
   d.feed("y,");
   expect_payload(d.next(), "xy");
   EXPECT_EQ(d.buffered(), 0u);
+}
+
+TEST(NetstringDecoder, AnyChunkingGivesTheSamePayloads) {
+  const std::vector<std::string> payloads{"postfix example.com", "", "tlsrpt [mx.example.com]:587", std::string(300, 'z')};
+  std::string wire;
+  for (const auto& p : payloads) wire += encode_netstring(p);
+  std::mt19937 rng(8461);  // fixed seed: the same chunkings on every run
+  for (int round = 0; round < 200; ++round) {
+    NetstringDecoder d(1000);
+    std::vector<std::string> got;
+    for (std::size_t pos = 0; pos < wire.size();) {
+      const std::size_t n = std::min<std::size_t>(1 + rng() % 40, wire.size() - pos);
+      d.feed(std::string_view(wire).substr(pos, n));
+      pos += n;
+      for (const auto& p : drain(d)) got.push_back(p);
+    }
+    ASSERT_EQ(got, payloads) << "round " << round;
+    EXPECT_EQ(d.buffered(), 0u);
+  }
 }
 
 TEST(NetstringDecoder, PayloadMayHoldAnyByte) {
