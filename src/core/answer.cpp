@@ -46,7 +46,8 @@ std::string encode_reply(const SocketmapReply& reply) {
 }
 
 std::string build_sts_policy_result(const StsPolicy& policy, std::string_view policy_domain, Dialect dialect) {
-  if (policy.mode != StsMode::enforce) throw std::invalid_argument("build_sts_policy_result: mode is not enforce");
+  // testing is allowed: a profile may choose to enforce testing-mode policies.
+  if (policy.mode == StsMode::none) throw std::invalid_argument("build_sts_policy_result: mode none enforces nothing");
   if (policy.mx.empty()) throw std::invalid_argument("build_sts_policy_result: policy without mx");
   if (!is_host_name(policy_domain)) throw std::invalid_argument("build_sts_policy_result: bad policy domain");
 

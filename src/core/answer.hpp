@@ -37,7 +37,9 @@ std::string encode_reply(const SocketmapReply& reply);
 // Policy lines containing "{" or "}" are left out of policy_string: Postfix's
 // brace quoting cannot carry them. Further lines are left out when they would push
 // the reply past kMaxSocketmapReply (they only feed reports; the first one stays).
-// Preconditions (std::invalid_argument otherwise, a caller bug): mode enforce, at
+// Preconditions (std::invalid_argument otherwise, a caller bug): mode enforce or
+// testing (a profile may enforce testing-mode policies; policy_string keeps the
+// real mode for reports), at
 // least one mx, policy_domain a host name.
 std::string build_sts_policy_result(const StsPolicy& policy, std::string_view policy_domain, Dialect dialect);
 
