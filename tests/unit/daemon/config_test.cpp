@@ -472,6 +472,17 @@ TEST(ConfigProblem, WholeFileProblemHasNoLine) {
   EXPECT_EQ((ConfigProblem{"x.conf", 7, "oops"}).to_string(), "x.conf:7: oops");
 }
 
+// The shipped example must stay loadable and restate the built-in defaults.
+TEST(ExampleFile, ParsesToTheDefaults) {
+  const auto example = std::filesystem::path(__FILE__).parent_path() / "../../../postfix-integration/mtastsd.conf.example";
+  auto config = load_config(example.lexically_normal().string());
+  ASSERT_TRUE(config.has_value()) << config.error().at(0).to_string();
+  // The example names Debian's root key; the built-in default uses it only where it is installed.
+  EXPECT_EQ(config->dns.trust_anchor_file, "/usr/share/dns/root.key");
+  config->dns.trust_anchor_file = default_config().dns.trust_anchor_file;
+  expect_default_values(*config);
+}
+
 class LoadConfig : public testing::Test {
  protected:
   std::filesystem::path dir_ = std::filesystem::path(testing::TempDir()) /
