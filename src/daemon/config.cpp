@@ -16,6 +16,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <set>
 #include <utility>
 
 #include <boost/asio/ip/address.hpp>
@@ -38,6 +39,7 @@ constexpr std::string_view debian_root_key = "/usr/share/dns/root.key";
 constexpr std::size_t max_unix_path = sizeof(sockaddr_un::sun_path) - 1;
 constexpr std::size_t min_map_size = 1u << 20;
 constexpr std::uint32_t max_socket_mode = 0777;  // setuid/setgid/sticky mean nothing on a socket
+static_assert(sizeof(std::size_t) >= sizeof(std::uint64_t), "sizes are parsed as 64-bit numbers");
 
 constexpr auto duration_hint = R"(expected a duration like "5m" (integer seconds, or a number with ms, s, m, h or d))";
 constexpr auto size_hint = R"(expected a size like "256MiB" (integer bytes, or a number with B, KiB, MiB, GiB or TiB))";
@@ -88,6 +90,12 @@ class Reader {
                      [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
     return std::move(problems_);
   }
+  // A problem with the value of `f`; checks that compare it with another key skip it.
+  void fail(const Field& f, std::string message) {
+    failed_.insert(f.path);
+    problem(f.line(), std::move(message));
+  }
+  bool failed(const std::string& path) const { return failed_.contains(path); }
   // Line where `path` was set, 0 when the file does not set it.
   int line_of_path(const std::string& path) const {
     auto it = lines_.find(path);
@@ -121,7 +129,7 @@ class Reader {
     const Field f = field(table, prefix, key);
     if (!f.node) return nullptr;
     if (const toml::table* t = f.node->as_table()) return t;
-    problem(f.line(), fmt::format("{}: expected a table ([{}])", f.path, f.path));
+    fail(f, fmt::format("{}: expected a table ([{}])", f.path, f.path));
     return nullptr;
   }
 
@@ -131,7 +139,7 @@ class Reader {
       out = s->get();
       return true;
     }
-    problem(f.line(), fmt::format("{}: expected a string", f.path));
+    fail(f, fmt::format("{}: expected a string", f.path));
     return false;
   }
 
@@ -142,7 +150,7 @@ class Reader {
     if (value.empty() && empty_allowed) {
       out.clear();
     } else if (!value.starts_with('/')) {
-      problem(f.line(), fmt::format("{}: expected an absolute path, not \"{}\"", f.path, value));
+      fail(f, fmt::format("{}: expected an absolute path, not \"{}\"", f.path, value));
     } else {
       out = std::move(value);
     }
@@ -160,7 +168,7 @@ class Reader {
     }
     std::string names;
     for (const auto& choice : choices) names += fmt::format("{}\"{}\"", names.empty() ? "" : ", ", choice.first);
-    problem(f.line(), fmt::format("{}: expected one of {}, not \"{}\"", f.path, names, value));
+    fail(f, fmt::format("{}: expected one of {}, not \"{}\"", f.path, names, value));
   }
 
   void read_duration(const Field& f, milliseconds& out, Zero zero) {
@@ -169,9 +177,9 @@ class Reader {
     if (const auto* i = f.node->as_integer()) {
       const std::int64_t seconds = i->get();
       if (seconds < 0) {
-        problem(f.line(), fmt::format("{}: must not be negative", f.path));
+        fail(f, fmt::format("{}: must not be negative", f.path));
       } else if (seconds > std::numeric_limits<milliseconds::rep>::max() / 1000) {
-        problem(f.line(), fmt::format("{}: {} seconds is too large", f.path, seconds));
+        fail(f, fmt::format("{}: {} seconds is too large", f.path, seconds));
       } else {
         value = std::chrono::seconds(seconds);
       }
@@ -179,16 +187,16 @@ class Reader {
       if (auto parsed = util::parse_duration(s->get())) {
         value = *parsed;
       } else if (parsed.error() == util::UnitsError::overflow) {
-        problem(f.line(), fmt::format("{}: \"{}\" is too large", f.path, s->get()));
+        fail(f, fmt::format("{}: \"{}\" is too large", f.path, s->get()));
       } else {
-        problem(f.line(), fmt::format("{}: {}, not \"{}\"", f.path, duration_hint, s->get()));
+        fail(f, fmt::format("{}: {}, not \"{}\"", f.path, duration_hint, s->get()));
       }
     } else {
-      problem(f.line(), fmt::format("{}: {}", f.path, duration_hint));
+      fail(f, fmt::format("{}: {}", f.path, duration_hint));
     }
     if (!value) return;
     if (zero == Zero::rejected && *value == milliseconds::zero()) {
-      problem(f.line(), fmt::format("{}: must be greater than zero", f.path));
+      fail(f, fmt::format("{}: must be greater than zero", f.path));
       return;
     }
     out = *value;
@@ -199,7 +207,7 @@ class Reader {
     milliseconds value = out;
     read_duration(f, value, zero);
     if (value % std::chrono::seconds(1) != milliseconds::zero()) {
-      problem(f.line(), fmt::format("{}: must be a whole number of seconds", f.path));
+      fail(f, fmt::format("{}: must be a whole number of seconds", f.path));
       return;
     }
     out = std::chrono::duration_cast<util::Seconds>(value);
@@ -210,7 +218,7 @@ class Reader {
     std::optional<std::uint64_t> value;
     if (const auto* i = f.node->as_integer()) {
       if (i->get() < 0) {
-        problem(f.line(), fmt::format("{}: must not be negative", f.path));
+        fail(f, fmt::format("{}: must not be negative", f.path));
       } else {
         value = static_cast<std::uint64_t>(i->get());
       }
@@ -218,20 +226,16 @@ class Reader {
       if (auto parsed = util::parse_size(s->get())) {
         value = *parsed;
       } else if (parsed.error() == util::UnitsError::overflow) {
-        problem(f.line(), fmt::format("{}: \"{}\" is too large", f.path, s->get()));
+        fail(f, fmt::format("{}: \"{}\" is too large", f.path, s->get()));
       } else {
-        problem(f.line(), fmt::format("{}: {}, not \"{}\"", f.path, size_hint, s->get()));
+        fail(f, fmt::format("{}: {}, not \"{}\"", f.path, size_hint, s->get()));
       }
     } else {
-      problem(f.line(), fmt::format("{}: {}", f.path, size_hint));
+      fail(f, fmt::format("{}: {}", f.path, size_hint));
     }
     if (!value) return;
     if (*value < min) {
-      problem(f.line(), fmt::format("{}: must be at least {} bytes", f.path, min));
-      return;
-    }
-    if (*value > std::numeric_limits<std::size_t>::max()) {
-      problem(f.line(), fmt::format("{}: too large for this system", f.path));
+      fail(f, fmt::format("{}: must be at least {} bytes", f.path, min));
       return;
     }
     out = static_cast<std::size_t>(*value);
@@ -241,9 +245,9 @@ class Reader {
     if (!f.node) return;
     const auto* i = f.node->as_integer();
     if (!i) {
-      problem(f.line(), fmt::format("{}: expected an integer", f.path));
+      fail(f, fmt::format("{}: expected an integer", f.path));
     } else if (i->get() < min || i->get() > max) {
-      problem(f.line(), fmt::format("{}: must be between {} and {}, not {}", f.path, min, max, i->get()));
+      fail(f, fmt::format("{}: must be between {} and {}, not {}", f.path, min, max, i->get()));
     } else {
       out = static_cast<std::size_t>(i->get());
     }
@@ -253,7 +257,7 @@ class Reader {
     if (!f.node) return;
     const toml::array* array = f.node->as_array();
     if (!array) {
-      problem(f.line(), fmt::format("{}: expected a list of strings", f.path));
+      fail(f, fmt::format("{}: expected a list of strings", f.path));
       return;
     }
     std::vector<std::string> values;
@@ -261,6 +265,7 @@ class Reader {
       if (const auto* s = element.as_string()) {
         values.push_back(s->get());
       } else {
+        failed_.insert(f.path);
         problem(line_of(element.source()), fmt::format("{}: expected a list of strings", f.path));
         return;
       }
@@ -272,6 +277,7 @@ class Reader {
   std::string file_;
   std::vector<ConfigProblem> problems_;
   std::map<std::string, int> lines_;
+  std::set<std::string> failed_;
 };
 
 // "0660" -> 0660. Octal text only: a TOML integer 660 would silently mean 01224.
@@ -355,7 +361,7 @@ void read_listener(Reader& r, const toml::table& table, Config& config) {
   if (unix_field.node) {
     r.read_path(unix_field, endpoint.unix_path, false);
     if (endpoint.unix_path.size() > max_unix_path) {
-      r.problem(unix_field.line(), fmt::format("listen.unix: path longer than {} bytes", max_unix_path));
+      r.fail(unix_field, fmt::format("listen.unix: path longer than {} bytes", max_unix_path));
     }
     r.read_string(owner, endpoint.owner);
     r.read_string(group, endpoint.group);
@@ -365,12 +371,12 @@ void read_listener(Reader& r, const toml::table& table, Config& config) {
       if (parsed) {
         endpoint.mode = *parsed;
       } else {
-        r.problem(mode.line(), R"(listen.mode: expected an octal string between "0000" and "0777", like "0660")");
+        r.fail(mode, R"(listen.mode: expected an octal string between "0000" and "0777", like "0660")");
       }
     }
   } else if (tcp_field.node) {
     for (const Field* unix_only : {&owner, &group, &mode}) {
-      if (unix_only->node) r.problem(unix_only->line(), fmt::format("{}: applies to unix listeners only", unix_only->path));
+      if (unix_only->node) r.fail(*unix_only, fmt::format("{}: applies to unix listeners only", unix_only->path));
     }
     std::string text;
     if (r.read_string(tcp_field, text)) {
@@ -378,7 +384,7 @@ void read_listener(Reader& r, const toml::table& table, Config& config) {
         endpoint.tcp_address = std::move(parsed->address);
         endpoint.tcp_port = parsed->port;
       } else {
-        r.problem(tcp_field.line(), fmt::format("listen.tcp: {}", parsed.error()));
+        r.fail(tcp_field, fmt::format("listen.tcp: {}", parsed.error()));
       }
     }
   } else {
@@ -393,11 +399,11 @@ void read_listeners(Reader& r, const toml::table& doc, Config& config) {
   if (!f.node) return;  // the default listener is added later
   const toml::array* array = f.node->as_array();
   if (array && array->empty()) {
-    r.problem(f.line(), "listen: at least one listener is needed");
+    r.fail(f, "listen: at least one listener is needed");
     return;
   }
   if (!array || !array->is_array_of_tables()) {
-    r.problem(f.line(), "listen: expected [[listen]] tables");
+    r.fail(f, "listen: expected [[listen]] tables");
     return;
   }
   for (const toml::node& element : *array) read_listener(r, *element.as_table(), config);
@@ -485,7 +491,7 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
     r.read_string_list(forwarders, c.dns.forwarders);
     for (const std::string& forwarder : c.dns.forwarders) {
       if (!valid_forwarder(forwarder)) {
-        r.problem(forwarders.line(),
+        r.fail(forwarders,
                   fmt::format(R"(dns.forwarders: "{}" is not "ADDRESS" or "ADDRESS@PORT")", forwarder));
       }
     }
@@ -509,18 +515,21 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
   read_profiles(r, doc, c);
 }
 
-// Checks that relate two keys; reported on the line of the first key the file sets.
+// Checks that relate two keys; reported on the line of the first key the file
+// sets, and skipped when one of them was already reported as invalid.
 void check_relations(Reader& r, const Config& c) {
   auto line = [&r](const char* a, const char* b) {
     const int la = r.line_of_path(a);
     return la ? la : r.line_of_path(b);
   };
-  if (c.cache.negative_ttl_min > c.cache.negative_ttl_max) {
+  auto both_valid = [&r](const char* a, const char* b) { return !r.failed(a) && !r.failed(b); };
+  if (both_valid("cache.negative_ttl_min", "cache.negative_ttl_max") &&
+      c.cache.negative_ttl_min > c.cache.negative_ttl_max) {
     r.problem(line("cache.negative_ttl_min", "cache.negative_ttl_max"),
               fmt::format("cache.negative_ttl_min ({}s) must not exceed cache.negative_ttl_max ({}s)",
                           c.cache.negative_ttl_min.count(), c.cache.negative_ttl_max.count()));
   }
-  if (c.cold_budget > c.reply_deadline) {
+  if (both_valid("lookup.cold_budget", "lookup.reply_deadline") && c.cold_budget > c.reply_deadline) {
     r.problem(line("lookup.cold_budget", "lookup.reply_deadline"),
               fmt::format("lookup.cold_budget ({}ms) must not exceed lookup.reply_deadline ({}ms)",
                           c.cold_budget.count(), c.reply_deadline.count()));

@@ -295,6 +295,14 @@ TEST(ParseConfig, NegativeTtlBoundsMustBeOrdered) {
             seconds(300));
 }
 
+TEST(ParseConfig, InvalidValueIsNotComparedAgain) {
+  // The default minimum (1m) exceeds this maximum, but the minimum is reported as bad already.
+  EXPECT_THAT(problems("[cache]\nnegative_ttl_min = \"soon\"\nnegative_ttl_max = \"30s\"\n"),
+              ElementsAre(StartsWith("test.conf:2: cache.negative_ttl_min: expected a duration")));
+  EXPECT_THAT(problems("[lookup]\ncold_budget = \"20s\"\nreply_deadline = \"0s\"\n"),
+              ElementsAre("test.conf:3: lookup.reply_deadline: must be greater than zero"));
+}
+
 TEST(ParseConfig, ColdBudgetWithinReplyDeadline) {
   EXPECT_EQ(only_problem("[lookup]\ncold_budget = \"11s\"\n"),
             "test.conf:2: lookup.cold_budget (11000ms) must not exceed lookup.reply_deadline (10000ms)");
