@@ -67,6 +67,10 @@ std::string join_path(std::string_view prefix, std::string_view key) {
 }
 
 int line_of(const toml::source_region& region) { return static_cast<int>(region.begin.line); }
+// A key's own line; keys made up by toml++ (no source) fall back to their value's.
+int line_of(const toml::key& key, const toml::node& value) {
+  return line_of(key.source()) ? line_of(key.source()) : line_of(value.source());
+}
 
 // A key looked up in a table: its node (nullptr when absent) and its dotted
 // path for messages ("cache.map_size").
@@ -109,10 +113,11 @@ class Reader {
   }
 
   // Keys the schema does not know are errors: a typo must not silently leave a default in force.
-  void reject_unknown(const toml::table& table, std::string_view prefix, std::initializer_list<std::string_view> known) {
+  void reject_unknown(const toml::table& table, std::string_view prefix,
+                      std::initializer_list<std::string_view> known) {
     for (auto&& [key, node] : table) {
       if (std::ranges::find(known, key.str()) != known.end()) continue;
-      const int line = line_of(key.source()) ? line_of(key.source()) : line_of(node.source());
+      const int line = line_of(key, node);
       std::string message = fmt::format("unknown key '{}'", join_path(prefix, key.str()));
       for (std::string_view candidate : known) {
         if (edit_distance(key.str(), candidate) <= 2) {
@@ -423,7 +428,7 @@ void read_profiles(Reader& r, const toml::table& doc, Config& config) {
   for (auto&& [key, node] : *profiles) {
     const std::string name(key.str());
     const std::string prefix = join_path("profiles", name);
-    const int line = line_of(key.source()) ? line_of(key.source()) : line_of(node.source());
+    const int line = line_of(key, node);
     if (!valid_profile_name(name)) {
       r.problem(line, fmt::format("profiles: \"{}\" cannot be a socketmap map name (empty, or contains "
                                   "white space, ',' or ':')", name));
@@ -491,8 +496,7 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
     r.read_string_list(forwarders, c.dns.forwarders);
     for (const std::string& forwarder : c.dns.forwarders) {
       if (!valid_forwarder(forwarder)) {
-        r.fail(forwarders,
-                  fmt::format(R"(dns.forwarders: "{}" is not "ADDRESS" or "ADDRESS@PORT")", forwarder));
+        r.fail(forwarders, fmt::format(R"(dns.forwarders: "{}" is not "ADDRESS" or "ADDRESS@PORT")", forwarder));
       }
     }
     r.read_path(r.field(*t, "dns", "resolv_conf"), c.dns.resolv_conf, true);
@@ -558,7 +562,8 @@ void apply_state_dir_override(Config& c, const std::string& state_dir_override) 
 
 void add_default_listener(Config& c) {
   if (!c.listen.empty()) return;
-  c.listen.push_back(ListenEndpoint{.unix_path = (std::filesystem::path(c.runtime_dir) / default_socket_name).string()});
+  const auto socket = std::filesystem::path(c.runtime_dir) / default_socket_name;
+  c.listen.push_back(ListenEndpoint{.unix_path = socket.string()});
 }
 
 std::expected<std::string, std::string> read_capped(const std::string& path) {

@@ -482,7 +482,8 @@ TEST(ConfigProblem, WholeFileProblemHasNoLine) {
 
 // The shipped example must stay loadable and restate the built-in defaults.
 TEST(ExampleFile, ParsesToTheDefaults) {
-  const auto example = std::filesystem::path(__FILE__).parent_path() / "../../../postfix-integration/mtastsd.conf.example";
+  const auto example =
+      std::filesystem::path(__FILE__).parent_path() / "../../../postfix-integration/mtastsd.conf.example";
   auto config = load_config(example.lexically_normal().string());
   ASSERT_TRUE(config.has_value()) << config.error().at(0).to_string();
   // The example names Debian's root key; the built-in default uses it only where it is installed.
