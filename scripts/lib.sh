@@ -2,7 +2,7 @@
 # Sourced, not executed.
 
 # Build and run time dependencies (Debian 12 package names).
-MTASTSD_BUILD_PACKAGES="cmake ninja-build g++ pkg-config libboost-dev libssl-dev libunbound-dev liblmdb-dev
+MTASTSD_BUILD_PACKAGES="cmake ninja-build g++ pkg-config libboost-dev libssl-dev libunbound-dev libevent-dev liblmdb-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libidn2-dev nlohmann-json3-dev dns-root-data ca-certificates"
 # Test dependencies: unit tests and the network-namespace rig.
 MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl

@@ -31,7 +31,8 @@ enum class LookupAnswer {
 struct LookupPlan {
   LookupAnswer answer = LookupAnswer::resolve;
   bool refresh_in_background = false;  // answer from cache, but start a TXT check
-  bool touch = false;                  // write last_used (coarse)
+  bool touch = false;                  // set last_used = now on the record written back (coarse;
+                                       // always true without a record, so a resolved one gets it)
 };
 LookupPlan plan_lookup(const CacheRecord* record, util::TimePoint now, const CacheSettings& s);
 
@@ -61,7 +62,9 @@ struct FetchFailed {
   std::string detail;
 };
 
-// New record after a TXT lookup that needed no fetch (id confirmed, absent, DNS error).
+// New record after a TXT lookup that needed no fetch (id confirmed, absent, DNS error,
+// or fetch skipped for back-off). An expired policy is confirmed by its id too, except
+// while its own refetch is backed off (then: no policy until next_retry).
 CacheRecord apply_txt(const CacheRecord* record, const TxtOutcome& txt, util::TimePoint now, const CacheSettings& s);
 // New record after a successful fetch under txt.id.
 CacheRecord apply_fetch_success(const CacheRecord* record, const TxtOutcome& txt, FetchSuccess fetched,
@@ -71,7 +74,9 @@ CacheRecord apply_fetch_failure(const CacheRecord* record, const TxtOutcome& txt
                                 util::TimePoint now, const CacheSettings& s);
 
 // ---- background maintenance ----
-// Policy used recently and due within the refresh margin: re-fetch it (force).
+// Policy used recently and due within the refresh margin: re-fetch it (force). Not while
+// a fetch of policy_id or of last_txt_id is backed off, nor while an expired policy has a
+// cached "no policy" (negative_until).
 bool needs_refresh(const CacheRecord& record, util::TimePoint now, const CacheSettings& s);
 // Unused for drop_unused_after and nothing valid left: delete.
 bool should_drop(const CacheRecord& record, util::TimePoint now, const CacheSettings& s);

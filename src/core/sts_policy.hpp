@@ -1,6 +1,6 @@
 // The MTA-STS policy file (RFC 8461 sec. 3.2) and MX matching (sec. 4.1).
 #pragma once
-#include <chrono>
+#include <cstdint>
 #include <expected>
 #include <string>
 #include <string_view>
@@ -18,8 +18,9 @@ struct StsPolicy {
   StsMode mode = StsMode::none;
   std::int64_t max_age = 0;        // seconds, 0..kMaxAgeLimit
   std::vector<std::string> mx;     // lowercase patterns, "mx.example.com" or "*.example.com"
-  // The policy's lines "key: value" as parsed (CR stripped, blank lines dropped),
-  // in order: TLS-RPT's policy-string (RFC 8460 sec. 4.3) and Postfix's policy_string.
+  // The policy's lines "key: value" as parsed (CR and trailing WSP stripped, blank
+  // lines dropped), in order, including ignored ones (repeated or unknown keys):
+  // TLS-RPT's policy-string (RFC 8460 sec. 4.3) and Postfix's policy_string.
   std::vector<std::string> lines;
 };
 
@@ -39,7 +40,8 @@ struct StsPolicyFailure {
 };
 
 // Parse a policy body (already size-capped by the fetcher, RFC 8461 sec. 3.3: 64 KiB).
-// LF or CRLF line ends; for every key but mx the first occurrence wins; unknown keys ignored.
+// LF or CRLF line ends; for every key but mx the first occurrence wins; unknown keys ignored;
+// blank lines skipped. mx patterns come out lowercase.
 std::expected<StsPolicy, StsPolicyFailure> parse_sts_policy(std::string_view body);
 
 // True if mx pattern `pattern` matches MX host `host` (both lowercase, no trailing dot).

@@ -18,6 +18,7 @@ namespace mtastsd::daemon {
 struct LookupService::Flight {
   bool done = false;
   std::optional<core::CacheRecord> result;  // what was stored (kept even if the store refused it)
+  bool fetched = false;                      // result holds a policy fetched by this flight
   std::vector<asio::steady_timer*> waiters;
   void finish(core::CacheRecord record) {
     done = true;
@@ -105,7 +106,9 @@ asio::awaitable<core::SocketmapReply> LookupService::answer(const core::Socketma
       spdlog::debug("{}: cold budget spent, answering without policy while resolution continues", domain);
       co_return notfound;
     }
-    if (flight->result->policy_valid_at(now_())) co_return reply_for(*flight->result, profile, domain);
+    // A policy fetched just now applies to this lookup even when max_age 0 means it is not cached.
+    if (flight->result->policy_valid_at(now_()) || (flight->fetched && flight->result->has_policy()))
+      co_return reply_for(*flight->result, profile, domain);
     co_return notfound;
   } catch (const std::exception& e) {
     spdlog::error("lookup '{}' failed internally: {}", request.key, e.what());
@@ -126,7 +129,7 @@ std::shared_ptr<LookupService::Flight> LookupService::start_flight(const std::st
 asio::awaitable<void> LookupService::run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight) {
   core::CacheRecord result;
   try {
-    result = co_await resolve(domain, force);
+    result = co_await resolve(domain, force, flight->fetched);
   } catch (const std::exception& e) {
     spdlog::error("resolution of {} failed internally: {}", domain, e.what());
   }
@@ -134,7 +137,7 @@ asio::awaitable<void> LookupService::run_flight(std::string domain, bool force, 
   flight->finish(std::move(result));
 }
 
-asio::awaitable<core::CacheRecord> LookupService::resolve(const std::string& domain, bool force) {
+asio::awaitable<core::CacheRecord> LookupService::resolve(const std::string& domain, bool force, bool& fetched_now) {
   const auto before = read_record(domain);
   const core::CacheRecord* old = before ? &*before : nullptr;
   const auto txt = co_await discover_sts_record(dns_, domain);
@@ -148,6 +151,7 @@ asio::awaitable<core::CacheRecord> LookupService::resolve(const std::string& dom
         spdlog::info("{}: policy id {} mode {} max_age {} mx {}", domain, txt.id, core::to_string(fetched->policy.mode),
                      fetched->policy.max_age, fmt::join(fetched->policy.mx, ","));
       next = core::apply_fetch_success(old, txt, std::move(*fetched), now_(), config_.cache);
+      fetched_now = true;
     } else {
       const bool kept = old && old->policy_valid_at(now_());
       spdlog::info("{}: policy fetch for id {} failed: {}: {}{}", domain, txt.id, core::to_string(fetched.error().type),

@@ -40,7 +40,7 @@ class LookupService {
   struct Flight;
   std::shared_ptr<Flight> start_flight(const std::string& domain, bool force);
   boost::asio::awaitable<void> run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight);
-  boost::asio::awaitable<core::CacheRecord> resolve(const std::string& domain, bool force);
+  boost::asio::awaitable<core::CacheRecord> resolve(const std::string& domain, bool force, bool& fetched_now);
   std::optional<core::CacheRecord> read_record(const std::string& domain);
   void write_record(const std::string& domain, const core::CacheRecord& record);
   core::SocketmapReply reply_for(const core::CacheRecord& record, const Profile& profile,

@@ -26,7 +26,8 @@ class NetstringDecoder {
   // Append received bytes.
   void feed(std::string_view bytes);
   // Next complete netstring payload, nullopt when more bytes are needed, or an
-  // error. After an error the stream is unusable (framing is lost): close it.
+  // error. After an error the stream is unusable (framing is lost): close it;
+  // the decoder keeps returning that error and ignores further feed() calls.
   std::expected<std::optional<std::string>, NetstringError> next();
   // Bytes buffered but not yet consumed.
   std::size_t buffered() const { return buffer_.size() - pos_; }
@@ -35,6 +36,7 @@ class NetstringDecoder {
   std::size_t max_length_;
   std::string buffer_;
   std::size_t pos_ = 0;
+  std::optional<NetstringError> failed_;
 };
 
 }  // namespace mtastsd::util

@@ -1,0 +1,213 @@
+// CacheRecord <-> bytes: one compact JSON object (nlohmann-json), so records stay
+// readable with mdb_dump and mtastsctl and the format can be versioned ("v").
+// Times are unix seconds (sub-second parts are dropped); the parsed policy is stored as fields, so decoding never
+// re-runs the policy parser. Decoding checks every field's presence, type and range
+// and turns anything unexpected into CacheRecordCorrupt; it never throws.
+// Limit: strings that are not valid UTF-8 (a policy body or an error detail taken
+// from the network) are stored with U+FFFD replacements, since JSON text is UTF-8.
+#include "core/cache_record.hpp"
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <utility>
+#include <nlohmann/json.hpp>
+
+namespace mtastsd::core {
+namespace {
+
+using Json = nlohmann::json;
+
+// A record holds at most a 64 KiB policy body (RFC 8461 sec. 3.3) twice (text and
+// lines) plus short fields; anything far larger is not one of ours.
+constexpr std::size_t kMaxEncodedRecord = 1u << 20;
+
+// Local spelling of the policy modes (RFC 8461 sec. 3.2), kept here so the cache
+// format does not depend on the policy parser's translation unit.
+constexpr std::array<std::pair<StsMode, std::string_view>, 3> kModeNames{{
+    {StsMode::enforce, "enforce"},
+    {StsMode::testing, "testing"},
+    {StsMode::none, "none"},
+}};
+
+std::string_view mode_name(StsMode m) {
+  for (const auto& [mode, name] : kModeNames)
+    if (mode == m) return name;
+  return "none";
+}
+
+std::optional<StsMode> mode_from_name(std::string_view s) {
+  for (const auto& [mode, name] : kModeNames)
+    if (name == s) return mode;
+  return std::nullopt;
+}
+
+using Corrupt = std::unexpected<CacheRecordCorrupt>;
+
+Corrupt corrupt(std::string detail) { return Corrupt(CacheRecordCorrupt{std::move(detail)}); }
+
+// Field readers: the member must exist and have the expected JSON type and range.
+std::expected<const Json*, CacheRecordCorrupt> member(const Json& obj, const char* key) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return corrupt(std::string("missing field \"") + key + "\"");
+  return &*it;
+}
+
+std::expected<std::string, CacheRecordCorrupt> read_string(const Json& obj, const char* key) {
+  auto m = member(obj, key);
+  if (!m) return Corrupt(m.error());
+  if (!(*m)->is_string()) return corrupt(std::string("field \"") + key + "\" is not a string");
+  return (*m)->get_ref<const std::string&>();
+}
+
+std::expected<std::int64_t, CacheRecordCorrupt> read_int(const Json& obj, const char* key, std::int64_t min,
+                                                         std::int64_t max) {
+  auto m = member(obj, key);
+  if (!m) return Corrupt(m.error());
+  const Json& v = **m;
+  std::int64_t n = 0;
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return corrupt(std::string("field \"") + key + "\" out of range");
+    n = static_cast<std::int64_t>(u);
+  } else if (v.is_number_integer()) {
+    n = v.get<std::int64_t>();
+  } else {
+    return corrupt(std::string("field \"") + key + "\" is not an integer");
+  }
+  if (n < min || n > max) return corrupt(std::string("field \"") + key + "\" out of range");
+  return n;
+}
+
+// Unix seconds; the range keeps TimePoint arithmetic (nanoseconds since 1970) from overflowing.
+constexpr std::int64_t kMaxUnixTime = std::int64_t{1} << 33;  // year 2242
+
+std::expected<util::TimePoint, CacheRecordCorrupt> read_time(const Json& obj, const char* key) {
+  auto n = read_int(obj, key, 0, kMaxUnixTime);
+  if (!n) return Corrupt(n.error());
+  return util::from_unix(*n);
+}
+
+std::expected<std::vector<std::string>, CacheRecordCorrupt> read_string_array(const Json& obj, const char* key) {
+  auto m = member(obj, key);
+  if (!m) return Corrupt(m.error());
+  if (!(*m)->is_array()) return corrupt(std::string("field \"") + key + "\" is not an array");
+  std::vector<std::string> out;
+  out.reserve((*m)->size());
+  for (const Json& item : **m) {
+    if (!item.is_string()) return corrupt(std::string("field \"") + key + "\" holds a non-string");
+    out.push_back(item.get_ref<const std::string&>());
+  }
+  return out;
+}
+
+std::expected<StsPolicy, CacheRecordCorrupt> read_policy(const Json& obj) {
+  auto m = member(obj, "policy");
+  if (!m) return Corrupt(m.error());
+  const Json& p = **m;
+  if (!p.is_object()) return corrupt("field \"policy\" is not an object");
+  StsPolicy policy;
+  auto mode = read_string(p, "mode");
+  if (!mode) return Corrupt(mode.error());
+  const auto parsed_mode = mode_from_name(*mode);
+  if (!parsed_mode) return corrupt("unknown policy mode \"" + *mode + "\"");
+  policy.mode = *parsed_mode;
+  auto max_age = read_int(p, "max_age", 0, kMaxAgeLimit);
+  if (!max_age) return Corrupt(max_age.error());
+  policy.max_age = *max_age;
+  auto mx = read_string_array(p, "mx");
+  if (!mx) return Corrupt(mx.error());
+  policy.mx = std::move(*mx);
+  auto lines = read_string_array(p, "lines");
+  if (!lines) return Corrupt(lines.error());
+  policy.lines = std::move(*lines);
+  return policy;
+}
+
+std::expected<std::optional<FailureType>, CacheRecordCorrupt> read_failure(const Json& obj) {
+  auto m = member(obj, "failure");
+  if (!m) return Corrupt(m.error());
+  if ((*m)->is_null()) return std::optional<FailureType>{};
+  if (!(*m)->is_string()) return corrupt("field \"failure\" is neither null nor a string");
+  const auto& name = (*m)->get_ref<const std::string&>();
+  const auto type = failure_type_from_string(name);
+  if (!type) return corrupt("unknown failure type \"" + name + "\"");
+  return type;
+}
+
+// Moves one field's value into `out`, or keeps the first error in `err`; keeps decode() flat.
+template <typename T, typename R>
+void take(R&& result, T& out, std::optional<CacheRecordCorrupt>& err) {
+  if (err) return;
+  if (!result)
+    err = std::move(result.error());
+  else
+    out = std::move(*result);
+}
+
+}  // namespace
+
+std::string encode_cache_record(const CacheRecord& r) {
+  Json j = Json::object();
+  j["v"] = kCacheRecordFormat;
+  j["policy_id"] = r.policy_id;
+  j["policy_text"] = r.policy_text;
+  j["policy"] = {
+      {"mode", mode_name(r.policy.mode)},
+      {"max_age", r.policy.max_age},
+      {"mx", r.policy.mx},
+      {"lines", r.policy.lines},
+  };
+  j["fetched_at"] = util::to_unix(r.fetched_at);
+  j["valid_until"] = util::to_unix(r.valid_until);
+  j["last_id_check"] = util::to_unix(r.last_id_check);
+  j["last_txt_id"] = r.last_txt_id;
+  j["last_used"] = util::to_unix(r.last_used);
+  j["negative_until"] = util::to_unix(r.negative_until);
+  j["failure"] = r.failure ? Json(to_string(*r.failure)) : Json(nullptr);
+  j["failure_detail"] = r.failure_detail;
+  j["failed_id"] = r.failed_id;
+  j["failed_at"] = util::to_unix(r.failed_at);
+  j["next_retry"] = util::to_unix(r.next_retry);
+  j["consecutive_failures"] = r.consecutive_failures;
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::expected<CacheRecord, CacheRecordCorrupt> decode_cache_record(std::string_view bytes) {
+  if (bytes.size() > kMaxEncodedRecord) return corrupt("record larger than 1 MiB");
+  // Without exceptions: a parse error yields a "discarded" value.
+  const Json j = Json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return corrupt("not valid JSON");
+  if (!j.is_object()) return corrupt("not a JSON object");
+
+  auto version = read_int(j, "v", std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
+  if (!version) return Corrupt(version.error());
+  if (*version != kCacheRecordFormat)
+    return corrupt("unsupported record format " + std::to_string(*version) + " (expected " +
+                   std::to_string(kCacheRecordFormat) + ")");
+
+  CacheRecord r;
+  std::int64_t failures = 0;
+  std::optional<CacheRecordCorrupt> err;
+  take(read_string(j, "policy_id"), r.policy_id, err);
+  take(read_string(j, "policy_text"), r.policy_text, err);
+  take(read_policy(j), r.policy, err);
+  take(read_time(j, "fetched_at"), r.fetched_at, err);
+  take(read_time(j, "valid_until"), r.valid_until, err);
+  take(read_time(j, "last_id_check"), r.last_id_check, err);
+  take(read_string(j, "last_txt_id"), r.last_txt_id, err);
+  take(read_time(j, "last_used"), r.last_used, err);
+  take(read_time(j, "negative_until"), r.negative_until, err);
+  take(read_failure(j), r.failure, err);
+  take(read_string(j, "failure_detail"), r.failure_detail, err);
+  take(read_string(j, "failed_id"), r.failed_id, err);
+  take(read_time(j, "failed_at"), r.failed_at, err);
+  take(read_time(j, "next_retry"), r.next_retry, err);
+  take(read_int(j, "consecutive_failures", 0, std::numeric_limits<std::uint32_t>::max()), failures, err);
+  if (err) return Corrupt(std::move(*err));
+  r.consecutive_failures = static_cast<std::uint32_t>(failures);
+  return r;
+}
+
+}  // namespace mtastsd::core

@@ -1,0 +1,629 @@
+// Loads mtastsd.conf (TOML via toml++) into a Config and checks it against the
+// rules of mtastsd.conf(5): unknown keys, wrong types, bad units and values out
+// of range are all collected with their line, so one run shows every mistake.
+// Limits: the file is capped at 1 MiB; toml++ stops at the first syntax error,
+// so only that one is reported; files named in the configuration (trust
+// anchor, CA file) are not opened here, their users report them at start-up.
+#include "daemon/config.hpp"
+
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "util/units.hpp"
+
+namespace mtastsd::daemon {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr std::size_t max_config_bytes = 1u << 20;  // a real file is a few KiB
+constexpr std::string_view built_in_source = "(built-in defaults)";
+constexpr std::string_view default_socket_name = "socketmap.sock";
+// Debian's dns-root-data: the root zone's DNSSEC trust anchor.
+constexpr std::string_view debian_root_key = "/usr/share/dns/root.key";
+// unix(7): sun_path holds 108 bytes including the terminating NUL.
+constexpr std::size_t max_unix_path = sizeof(sockaddr_un::sun_path) - 1;
+constexpr std::size_t min_map_size = 1u << 20;
+constexpr std::uint32_t max_socket_mode = 0777;  // setuid/setgid/sticky mean nothing on a socket
+static_assert(sizeof(std::size_t) >= sizeof(std::uint64_t), "sizes are parsed as 64-bit numbers");
+
+constexpr auto duration_hint = R"(expected a duration like "5m" (integer seconds, or a number with ms, s, m, h or d))";
+constexpr auto size_hint = R"(expected a size like "256MiB" (integer bytes, or a number with B, KiB, MiB, GiB or TiB))";
+
+enum class Zero { allowed, rejected };
+
+// Levenshtein distance, to suggest the intended key for a typo.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string join_path(std::string_view prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
+}
+
+int line_of(const toml::source_region& region) { return static_cast<int>(region.begin.line); }
+// A key's own line; keys made up by toml++ (no source) fall back to their value's.
+int line_of(const toml::key& key, const toml::node& value) {
+  return line_of(key.source()) ? line_of(key.source()) : line_of(value.source());
+}
+
+// A key looked up in a table: its node (nullptr when absent) and its dotted
+// path for messages ("cache.map_size").
+struct Field {
+  const toml::node* node = nullptr;
+  std::string path;
+  int line() const { return node ? line_of(node->source()) : 0; }
+};
+
+// Reads typed values out of one TOML document. Every problem is recorded and
+// reading goes on; a value that fails keeps its default, so later checks still
+// see sane numbers. Lines of keys that were read are kept for checks that
+// compare two keys.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  void problem(int line, std::string message) { problems_.push_back({file_, line, std::move(message)}); }
+  std::vector<ConfigProblem> take_problems() && {
+    std::stable_sort(problems_.begin(), problems_.end(),
+                     [](const ConfigProblem& a, const ConfigProblem& b) { return a.line < b.line; });
+    return std::move(problems_);
+  }
+  // A problem with the value of `f`; checks that compare it with another key skip it.
+  void fail(const Field& f, std::string message) {
+    failed_.insert(f.path);
+    problem(f.line(), std::move(message));
+  }
+  bool failed(const std::string& path) const { return failed_.contains(path); }
+  // Line where `path` was set, 0 when the file does not set it.
+  int line_of_path(const std::string& path) const {
+    auto it = lines_.find(path);
+    return it == lines_.end() ? 0 : it->second;
+  }
+
+  Field field(const toml::table& table, std::string_view prefix, std::string_view key) {
+    Field f{table.get(key), join_path(prefix, key)};
+    if (f.node) lines_[f.path] = f.line();
+    return f;
+  }
+
+  // Keys the schema does not know are errors: a typo must not silently leave a default in force.
+  void reject_unknown(const toml::table& table, std::string_view prefix,
+                      std::initializer_list<std::string_view> known) {
+    for (auto&& [key, node] : table) {
+      if (std::ranges::find(known, key.str()) != known.end()) continue;
+      const int line = line_of(key, node);
+      std::string message = fmt::format("unknown key '{}'", join_path(prefix, key.str()));
+      for (std::string_view candidate : known) {
+        if (edit_distance(key.str(), candidate) <= 2) {
+          message += fmt::format(" (did you mean '{}'?)", join_path(prefix, candidate));
+          break;
+        }
+      }
+      problem(line, std::move(message));
+    }
+  }
+
+  // A sub-table such as [cache]; nullptr when absent or not a table (reported).
+  const toml::table* section(const toml::table& table, std::string_view prefix, std::string_view key) {
+    const Field f = field(table, prefix, key);
+    if (!f.node) return nullptr;
+    if (const toml::table* t = f.node->as_table()) return t;
+    fail(f, fmt::format("{}: expected a table ([{}])", f.path, f.path));
+    return nullptr;
+  }
+
+  bool read_string(const Field& f, std::string& out) {
+    if (!f.node) return false;
+    if (const auto* s = f.node->as_string()) {
+      out = s->get();
+      return true;
+    }
+    fail(f, fmt::format("{}: expected a string", f.path));
+    return false;
+  }
+
+  // An absolute path; "" only where it means "not used".
+  void read_path(const Field& f, std::string& out, bool empty_allowed) {
+    std::string value;
+    if (!read_string(f, value)) return;
+    if (value.empty() && empty_allowed) {
+      out.clear();
+    } else if (!value.starts_with('/')) {
+      fail(f, fmt::format("{}: expected an absolute path, not \"{}\"", f.path, value));
+    } else {
+      out = std::move(value);
+    }
+  }
+
+  template <typename T>
+  void read_choice(const Field& f, T& out, std::initializer_list<std::pair<std::string_view, T>> choices) {
+    std::string value;
+    if (!read_string(f, value)) return;
+    for (const auto& [name, choice] : choices) {
+      if (value == name) {
+        out = choice;
+        return;
+      }
+    }
+    std::string names;
+    for (const auto& choice : choices) names += fmt::format("{}\"{}\"", names.empty() ? "" : ", ", choice.first);
+    fail(f, fmt::format("{}: expected one of {}, not \"{}\"", f.path, names, value));
+  }
+
+  void read_duration(const Field& f, milliseconds& out, Zero zero) {
+    if (!f.node) return;
+    std::optional<milliseconds> value;
+    if (const auto* i = f.node->as_integer()) {
+      const std::int64_t seconds = i->get();
+      if (seconds < 0) {
+        fail(f, fmt::format("{}: must not be negative", f.path));
+      } else if (seconds > std::numeric_limits<milliseconds::rep>::max() / 1000) {
+        fail(f, fmt::format("{}: {} seconds is too large", f.path, seconds));
+      } else {
+        value = std::chrono::seconds(seconds);
+      }
+    } else if (const auto* s = f.node->as_string()) {
+      if (auto parsed = util::parse_duration(s->get())) {
+        value = *parsed;
+      } else if (parsed.error() == util::UnitsError::overflow) {
+        fail(f, fmt::format("{}: \"{}\" is too large", f.path, s->get()));
+      } else {
+        fail(f, fmt::format("{}: {}, not \"{}\"", f.path, duration_hint, s->get()));
+      }
+    } else {
+      fail(f, fmt::format("{}: {}", f.path, duration_hint));
+    }
+    if (!value) return;
+    if (zero == Zero::rejected && *value == milliseconds::zero()) {
+      fail(f, fmt::format("{}: must be greater than zero", f.path));
+      return;
+    }
+    out = *value;
+  }
+
+  // For settings kept in whole seconds (the cache rules work in seconds).
+  void read_seconds(const Field& f, util::Seconds& out, Zero zero) {
+    milliseconds value = out;
+    read_duration(f, value, zero);
+    if (value % std::chrono::seconds(1) != milliseconds::zero()) {
+      fail(f, fmt::format("{}: must be a whole number of seconds", f.path));
+      return;
+    }
+    out = std::chrono::duration_cast<util::Seconds>(value);
+  }
+
+  void read_size(const Field& f, std::size_t& out, std::size_t min) {
+    if (!f.node) return;
+    std::optional<std::uint64_t> value;
+    if (const auto* i = f.node->as_integer()) {
+      if (i->get() < 0) {
+        fail(f, fmt::format("{}: must not be negative", f.path));
+      } else {
+        value = static_cast<std::uint64_t>(i->get());
+      }
+    } else if (const auto* s = f.node->as_string()) {
+      if (auto parsed = util::parse_size(s->get())) {
+        value = *parsed;
+      } else if (parsed.error() == util::UnitsError::overflow) {
+        fail(f, fmt::format("{}: \"{}\" is too large", f.path, s->get()));
+      } else {
+        fail(f, fmt::format("{}: {}, not \"{}\"", f.path, size_hint, s->get()));
+      }
+    } else {
+      fail(f, fmt::format("{}: {}", f.path, size_hint));
+    }
+    if (!value) return;
+    if (*value < min) {
+      fail(f, fmt::format("{}: must be at least {} bytes", f.path, min));
+      return;
+    }
+    out = static_cast<std::size_t>(*value);
+  }
+
+  void read_count(const Field& f, std::size_t& out, std::int64_t min, std::int64_t max) {
+    if (!f.node) return;
+    const auto* i = f.node->as_integer();
+    if (!i) {
+      fail(f, fmt::format("{}: expected an integer", f.path));
+    } else if (i->get() < min || i->get() > max) {
+      fail(f, fmt::format("{}: must be between {} and {}, not {}", f.path, min, max, i->get()));
+    } else {
+      out = static_cast<std::size_t>(i->get());
+    }
+  }
+
+  void read_string_list(const Field& f, std::vector<std::string>& out) {
+    if (!f.node) return;
+    const toml::array* array = f.node->as_array();
+    if (!array) {
+      fail(f, fmt::format("{}: expected a list of strings", f.path));
+      return;
+    }
+    std::vector<std::string> values;
+    for (const toml::node& element : *array) {
+      if (const auto* s = element.as_string()) {
+        values.push_back(s->get());
+      } else {
+        failed_.insert(f.path);
+        problem(line_of(element.source()), fmt::format("{}: expected a list of strings", f.path));
+        return;
+      }
+    }
+    out = std::move(values);
+  }
+
+ private:
+  std::string file_;
+  std::vector<ConfigProblem> problems_;
+  std::map<std::string, int> lines_;
+  std::set<std::string> failed_;
+};
+
+// "0660" -> 0660. Octal text only: a TOML integer 660 would silently mean 01224.
+std::optional<std::uint32_t> parse_octal_mode(std::string_view text) {
+  std::uint32_t mode = 0;
+  if (text.empty() || text.size() > 4) return std::nullopt;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+  if (ec != std::errc() || end != text.data() + text.size() || mode > max_socket_mode) return std::nullopt;
+  return mode;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  std::uint16_t port = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc() || end != text.data() + text.size() || port == 0) return std::nullopt;
+  return port;
+}
+
+struct TcpEndpoint {
+  std::string address;
+  std::uint16_t port = 0;
+};
+
+// "127.0.0.1:8461" or "[::1]:8461", loopback only: the socketmap protocol has
+// no authentication and its answers decide whether mail is sent encrypted.
+std::expected<TcpEndpoint, std::string> parse_loopback_endpoint(std::string_view text) {
+  constexpr std::string_view form = R"(expected "127.0.0.1:PORT" or "[::1]:PORT")";
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return std::unexpected(std::string(form));
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::unexpected(std::string(form));
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return std::unexpected(std::string(R"(an IPv6 address needs brackets: "[::1]:PORT")"));
+    }
+  }
+  const auto port_number = parse_port(port);
+  if (!port_number) return std::unexpected(fmt::format("\"{}\" is not a port number (1-65535)", port));
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  if (ec) return std::unexpected(fmt::format("\"{}\" is not an IP address (host names are not resolved)", host));
+  if (!address.is_loopback()) {
+    return std::unexpected(fmt::format(
+        "{} is not a loopback address; mtastsd listens only on 127.0.0.0/8 or ::1, because socketmap "
+        "clients are not authenticated and its answers decide TLS policy",
+        host));
+  }
+  return TcpEndpoint{address.to_string(), *port_number};
+}
+
+// unbound's forwarder syntax: "ADDRESS" or "ADDRESS@PORT".
+bool valid_forwarder(std::string_view text) {
+  const auto at = text.find('@');
+  if (at != std::string_view::npos && !parse_port(text.substr(at + 1))) return false;
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(text.substr(0, at)), ec);
+  return !ec;
+}
+
+void read_listener(Reader& r, const toml::table& table, Config& config) {
+  constexpr std::string_view prefix = "listen";
+  r.reject_unknown(table, prefix, {"unix", "tcp", "owner", "group", "mode"});
+  const int line = line_of(table.source());
+  const Field unix_field = r.field(table, prefix, "unix");
+  const Field tcp_field = r.field(table, prefix, "tcp");
+  const Field owner = r.field(table, prefix, "owner");
+  const Field group = r.field(table, prefix, "group");
+  const Field mode = r.field(table, prefix, "mode");
+
+  if (unix_field.node && tcp_field.node) {
+    r.problem(line, "listen: give either unix or tcp, not both");
+    return;
+  }
+  ListenEndpoint endpoint;
+  if (unix_field.node) {
+    r.read_path(unix_field, endpoint.unix_path, false);
+    if (endpoint.unix_path.size() > max_unix_path) {
+      r.fail(unix_field, fmt::format("listen.unix: path longer than {} bytes", max_unix_path));
+    }
+    r.read_string(owner, endpoint.owner);
+    r.read_string(group, endpoint.group);
+    if (mode.node) {
+      const auto* s = mode.node->as_string();
+      const auto parsed = s ? parse_octal_mode(s->get()) : std::nullopt;
+      if (parsed) {
+        endpoint.mode = *parsed;
+      } else {
+        r.fail(mode, R"(listen.mode: expected an octal string between "0000" and "0777", like "0660")");
+      }
+    }
+  } else if (tcp_field.node) {
+    for (const Field* unix_only : {&owner, &group, &mode}) {
+      if (unix_only->node) r.fail(*unix_only, fmt::format("{}: applies to unix listeners only", unix_only->path));
+    }
+    std::string text;
+    if (r.read_string(tcp_field, text)) {
+      if (auto parsed = parse_loopback_endpoint(text)) {
+        endpoint.tcp_address = std::move(parsed->address);
+        endpoint.tcp_port = parsed->port;
+      } else {
+        r.fail(tcp_field, fmt::format("listen.tcp: {}", parsed.error()));
+      }
+    }
+  } else {
+    r.problem(line, "listen: needs unix = \"/path\" or tcp = \"127.0.0.1:PORT\"");
+    return;
+  }
+  config.listen.push_back(std::move(endpoint));
+}
+
+void read_listeners(Reader& r, const toml::table& doc, Config& config) {
+  const Field f = r.field(doc, "", "listen");
+  if (!f.node) return;  // the default listener is added later
+  const toml::array* array = f.node->as_array();
+  if (array && array->empty()) {
+    r.fail(f, "listen: at least one listener is needed");
+    return;
+  }
+  if (!array || !array->is_array_of_tables()) {
+    r.fail(f, "listen: expected [[listen]] tables");
+    return;
+  }
+  for (const toml::node& element : *array) read_listener(r, *element.as_table(), config);
+}
+
+// The map NAME is the last ':'-separated field of "socketmap:unix:PATH:NAME" and
+// travels as "NAME KEY" in each request, so it cannot hold ':' or white space.
+bool valid_profile_name(std::string_view name) {
+  return !name.empty() && std::ranges::none_of(name, [](char c) {
+    return c == ':' || c == ',' || static_cast<unsigned char>(c) <= ' ' || c == '\x7f';
+  });
+}
+
+void read_profiles(Reader& r, const toml::table& doc, Config& config) {
+  const toml::table* profiles = r.section(doc, "", "profiles");
+  if (!profiles) return;
+  for (auto&& [key, node] : *profiles) {
+    const std::string name(key.str());
+    const std::string prefix = join_path("profiles", name);
+    const int line = line_of(key, node);
+    if (!valid_profile_name(name)) {
+      r.problem(line, fmt::format("profiles: \"{}\" cannot be a socketmap map name (empty, or contains "
+                                  "white space, ',' or ':')", name));
+      continue;
+    }
+    const toml::table* table = node.as_table();
+    if (!table) {
+      r.problem(line, fmt::format("{}: expected a table ([{}])", prefix, prefix));
+      continue;
+    }
+    r.reject_unknown(*table, prefix, {"dialect", "testing"});
+    Profile profile{.name = name};
+    r.read_choice(r.field(*table, prefix, "dialect"), profile.dialect,
+                  {{"postfix", core::Dialect::postfix}, {"postfix-tlsrpt", core::Dialect::postfix_tlsrpt}});
+    r.read_choice(r.field(*table, prefix, "testing"), profile.testing,
+                  {{"notfound", TestingAnswer::notfound}, {"enforce", TestingAnswer::enforce}});
+    config.profiles[name] = std::move(profile);
+  }
+}
+
+void read_document(Reader& r, const toml::table& doc, Config& c) {
+  r.reject_unknown(doc, "",
+                   {"state_dir", "runtime_dir", "log_level", "listen", "server", "cache", "dns", "fetch", "lookup",
+                    "profiles"});
+  r.read_path(r.field(doc, "", "state_dir"), c.state_dir, false);
+  r.read_path(r.field(doc, "", "runtime_dir"), c.runtime_dir, false);
+  r.read_choice(r.field(doc, "", "log_level"), c.log_level,
+                {{"trace", std::string("trace")},
+                 {"debug", std::string("debug")},
+                 {"info", std::string("info")},
+                 {"warn", std::string("warn")},
+                 {"error", std::string("error")}});
+  read_listeners(r, doc, c);
+
+  if (const toml::table* t = r.section(doc, "", "server")) {
+    r.reject_unknown(*t, "server", {"idle_timeout", "max_connections"});
+    r.read_duration(r.field(*t, "server", "idle_timeout"), c.idle_timeout, Zero::rejected);
+    r.read_count(r.field(*t, "server", "max_connections"), c.max_connections, 1, 1'000'000);
+  }
+
+  if (const toml::table* t = r.section(doc, "", "cache")) {
+    r.reject_unknown(*t, "cache",
+                     {"map_size", "id_check_interval", "fetch_retry_after", "negative_ttl_min", "negative_ttl_max",
+                      "dns_error_retry", "refresh_margin", "refresh_unused_after", "drop_unused_after",
+                      "refresh_scan_interval", "refresh_concurrency"});
+    r.read_size(r.field(*t, "cache", "map_size"), c.cache_map_size, min_map_size);
+    // Intervals that pace repeated network work must not be zero (a zero would
+    // re-query or re-fetch on every lookup; RFC 8461 sec. 3.3 asks for >= 5 min
+    // between fetch attempts of a failed policy id).
+    r.read_seconds(r.field(*t, "cache", "id_check_interval"), c.cache.id_check_interval, Zero::rejected);
+    r.read_seconds(r.field(*t, "cache", "fetch_retry_after"), c.cache.fetch_retry_after, Zero::rejected);
+    r.read_seconds(r.field(*t, "cache", "dns_error_retry"), c.cache.dns_error_retry, Zero::rejected);
+    r.read_seconds(r.field(*t, "cache", "negative_ttl_min"), c.cache.negative_ttl_min, Zero::allowed);
+    r.read_seconds(r.field(*t, "cache", "negative_ttl_max"), c.cache.negative_ttl_max, Zero::allowed);
+    r.read_seconds(r.field(*t, "cache", "refresh_margin"), c.cache.refresh_margin, Zero::allowed);
+    r.read_seconds(r.field(*t, "cache", "refresh_unused_after"), c.cache.refresh_unused_after, Zero::allowed);
+    r.read_seconds(r.field(*t, "cache", "drop_unused_after"), c.cache.drop_unused_after, Zero::allowed);
+    r.read_duration(r.field(*t, "cache", "refresh_scan_interval"), c.refresh_scan_interval, Zero::rejected);
+    r.read_count(r.field(*t, "cache", "refresh_concurrency"), c.refresh_concurrency, 1, 1024);
+  }
+
+  if (const toml::table* t = r.section(doc, "", "dns")) {
+    r.reject_unknown(*t, "dns", {"forwarders", "resolv_conf", "trust_anchor_file", "timeout"});
+    const Field forwarders = r.field(*t, "dns", "forwarders");
+    r.read_string_list(forwarders, c.dns.forwarders);
+    for (const std::string& forwarder : c.dns.forwarders) {
+      if (!valid_forwarder(forwarder)) {
+        r.fail(forwarders, fmt::format(R"(dns.forwarders: "{}" is not "ADDRESS" or "ADDRESS@PORT")", forwarder));
+      }
+    }
+    r.read_path(r.field(*t, "dns", "resolv_conf"), c.dns.resolv_conf, true);
+    r.read_path(r.field(*t, "dns", "trust_anchor_file"), c.dns.trust_anchor_file, true);
+    r.read_duration(r.field(*t, "dns", "timeout"), c.dns.timeout, Zero::rejected);
+  }
+
+  if (const toml::table* t = r.section(doc, "", "fetch")) {
+    r.reject_unknown(*t, "fetch", {"ca_file", "timeout"});
+    r.read_path(r.field(*t, "fetch", "ca_file"), c.fetch.ca_file, true);
+    r.read_duration(r.field(*t, "fetch", "timeout"), c.fetch.timeout, Zero::rejected);
+  }
+
+  if (const toml::table* t = r.section(doc, "", "lookup")) {
+    r.reject_unknown(*t, "lookup", {"cold_budget", "reply_deadline"});
+    r.read_duration(r.field(*t, "lookup", "cold_budget"), c.cold_budget, Zero::allowed);
+    r.read_duration(r.field(*t, "lookup", "reply_deadline"), c.reply_deadline, Zero::rejected);
+  }
+
+  read_profiles(r, doc, c);
+}
+
+// Checks that relate two keys; reported on the line of the first key the file
+// sets, and skipped when one of them was already reported as invalid.
+void check_relations(Reader& r, const Config& c) {
+  auto line = [&r](const char* a, const char* b) {
+    const int la = r.line_of_path(a);
+    return la ? la : r.line_of_path(b);
+  };
+  auto both_valid = [&r](const char* a, const char* b) { return !r.failed(a) && !r.failed(b); };
+  if (both_valid("cache.negative_ttl_min", "cache.negative_ttl_max") &&
+      c.cache.negative_ttl_min > c.cache.negative_ttl_max) {
+    r.problem(line("cache.negative_ttl_min", "cache.negative_ttl_max"),
+              fmt::format("cache.negative_ttl_min ({}s) must not exceed cache.negative_ttl_max ({}s)",
+                          c.cache.negative_ttl_min.count(), c.cache.negative_ttl_max.count()));
+  }
+  if (both_valid("lookup.cold_budget", "lookup.reply_deadline") && c.cold_budget > c.reply_deadline) {
+    r.problem(line("lookup.cold_budget", "lookup.reply_deadline"),
+              fmt::format("lookup.cold_budget ({}ms) must not exceed lookup.reply_deadline ({}ms)",
+                          c.cold_budget.count(), c.reply_deadline.count()));
+  }
+}
+
+// Defaults apart from the listener, which depends on runtime_dir.
+Config built_in_config() {
+  Config c;
+  c.source = built_in_source;
+  c.dns.resolv_conf = "/etc/resolv.conf";
+  std::error_code ec;
+  if (std::filesystem::exists(debian_root_key, ec)) c.dns.trust_anchor_file = debian_root_key;
+  c.profiles.emplace("default", Profile{.name = "default"});
+  return c;
+}
+
+// --state-dir: everything the daemon writes lives under DIR.
+void apply_state_dir_override(Config& c, const std::string& state_dir_override) {
+  if (state_dir_override.empty()) return;
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::absolute(state_dir_override, ec);
+  if (ec) dir = state_dir_override;
+  c.state_dir = c.runtime_dir = dir.string();
+}
+
+void add_default_listener(Config& c) {
+  if (!c.listen.empty()) return;
+  const auto socket = std::filesystem::path(c.runtime_dir) / default_socket_name;
+  c.listen.push_back(ListenEndpoint{.unix_path = socket.string()});
+}
+
+std::expected<std::string, std::string> read_capped(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return std::unexpected(std::string("is a directory"));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(fmt::format("cannot open: {}", std::strerror(errno)));
+  std::string text(max_config_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return std::unexpected(std::string("read error"));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > max_config_bytes) return std::unexpected(fmt::format("larger than {} bytes", max_config_bytes));
+  return text;
+}
+
+}  // namespace
+
+const Profile& Config::profile_for(const std::string& map_name, bool* known) const {
+  const auto it = profiles.find(map_name);
+  if (known) *known = it != profiles.end();
+  return it != profiles.end() ? it->second : profiles.at("default");
+}
+
+std::string ConfigProblem::to_string() const {
+  return line > 0 ? fmt::format("{}:{}: {}", file, line, message) : fmt::format("{}: {}", file, message);
+}
+
+Config default_config(const std::string& state_dir_override) {
+  Config c = built_in_config();
+  apply_state_dir_override(c, state_dir_override);
+  add_default_listener(c);
+  return c;
+}
+
+std::expected<Config, std::vector<ConfigProblem>> parse_config(std::string_view toml_text, const std::string& source,
+                                                                const std::string& state_dir_override) {
+  Reader reader(source);
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    reader.problem(line_of(e.source()), std::string(e.description()));
+    return std::unexpected(std::move(reader).take_problems());
+  }
+  Config c = built_in_config();
+  c.source = source;
+  read_document(reader, doc, c);
+  check_relations(reader, c);
+  std::vector<ConfigProblem> problems = std::move(reader).take_problems();
+  if (!problems.empty()) return std::unexpected(std::move(problems));
+  apply_state_dir_override(c, state_dir_override);
+  add_default_listener(c);
+  return c;
+}
+
+std::expected<Config, std::vector<ConfigProblem>> load_config(const std::string& path,
+                                                               const std::string& state_dir_override) {
+  auto text = read_capped(path);
+  if (!text) return std::unexpected(std::vector<ConfigProblem>{{path, 0, std::move(text.error())}});
+  return parse_config(*text, path, state_dir_override);
+}
+
+}  // namespace mtastsd::daemon

@@ -1,0 +1,179 @@
+// Cache record encoding: every field survives a round trip; corrupt input of any
+// kind decodes to CacheRecordCorrupt instead of throwing or crashing.
+#include "core/cache_record.hpp"
+
+#include <functional>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace mtastsd::core {
+namespace {
+
+using util::from_unix;
+
+CacheRecord full_record() {
+  CacheRecord r;
+  r.policy_id = "20240101T000000";
+  r.policy_text = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n";
+  r.policy.mode = StsMode::enforce;
+  r.policy.max_age = 604800;
+  r.policy.mx = {"mx1.example.com", "*.example.net"};
+  r.policy.lines = {"version: STSv1", "mode: enforce", "mx: mx1.example.com", "mx: *.example.net",
+                    "max_age: 604800"};
+  r.fetched_at = from_unix(1700000000);
+  r.valid_until = from_unix(1700604800);
+  r.last_id_check = from_unix(1700000300);
+  r.last_txt_id = "20240202";
+  r.last_used = from_unix(1700000100);
+  r.negative_until = from_unix(1700000060);
+  r.failure = FailureType::sts_webpki_invalid;
+  r.failure_detail = "certificate has expired";
+  r.failed_id = "20240202";
+  r.failed_at = from_unix(1700000200);
+  r.next_retry = from_unix(1700000500);
+  r.consecutive_failures = 7;
+  return r;
+}
+
+void expect_equal(const CacheRecord& a, const CacheRecord& b) {
+  EXPECT_EQ(a.policy_id, b.policy_id);
+  EXPECT_EQ(a.policy_text, b.policy_text);
+  EXPECT_EQ(a.policy.mode, b.policy.mode);
+  EXPECT_EQ(a.policy.max_age, b.policy.max_age);
+  EXPECT_EQ(a.policy.mx, b.policy.mx);
+  EXPECT_EQ(a.policy.lines, b.policy.lines);
+  EXPECT_EQ(a.fetched_at, b.fetched_at);
+  EXPECT_EQ(a.valid_until, b.valid_until);
+  EXPECT_EQ(a.last_id_check, b.last_id_check);
+  EXPECT_EQ(a.last_txt_id, b.last_txt_id);
+  EXPECT_EQ(a.last_used, b.last_used);
+  EXPECT_EQ(a.negative_until, b.negative_until);
+  EXPECT_EQ(a.failure, b.failure);
+  EXPECT_EQ(a.failure_detail, b.failure_detail);
+  EXPECT_EQ(a.failed_id, b.failed_id);
+  EXPECT_EQ(a.failed_at, b.failed_at);
+  EXPECT_EQ(a.next_retry, b.next_retry);
+  EXPECT_EQ(a.consecutive_failures, b.consecutive_failures);
+}
+
+TEST(CacheRecord, RoundTripsEveryField) {
+  const CacheRecord r = full_record();
+  const auto decoded = decode_cache_record(encode_cache_record(r));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+  expect_equal(*decoded, r);
+}
+
+TEST(CacheRecord, RoundTripsEmptyRecordAndEveryMode) {
+  const auto empty = decode_cache_record(encode_cache_record(CacheRecord{}));
+  ASSERT_TRUE(empty.has_value()) << empty.error().detail;
+  expect_equal(*empty, CacheRecord{});
+  EXPECT_FALSE(empty->failure.has_value());
+
+  for (StsMode mode : {StsMode::enforce, StsMode::testing, StsMode::none}) {
+    CacheRecord r = full_record();
+    r.policy.mode = mode;
+    const auto decoded = decode_cache_record(encode_cache_record(r));
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+    EXPECT_EQ(decoded->policy.mode, mode);
+  }
+}
+
+TEST(CacheRecord, RoundTripsEveryFailureType) {
+  for (FailureType t : {FailureType::sts_policy_fetch_error, FailureType::sts_policy_invalid,
+                        FailureType::sts_webpki_invalid, FailureType::validation_failure}) {
+    CacheRecord r;
+    r.failure = t;
+    const auto decoded = decode_cache_record(encode_cache_record(r));
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+    EXPECT_EQ(decoded->failure, t);
+  }
+}
+
+TEST(CacheRecord, EncodingIsCompactVersionedJson) {
+  const std::string bytes = encode_cache_record(full_record());
+  const auto j = nlohmann::json::parse(bytes);
+  EXPECT_EQ(bytes, j.dump());  // no indentation, no spaces between tokens
+  EXPECT_EQ(j.at("v"), kCacheRecordFormat);
+  EXPECT_EQ(j.at("valid_until"), 1700604800);
+  EXPECT_EQ(j.at("policy").at("mode"), "enforce");
+  EXPECT_EQ(j.at("failure"), "sts-webpki-invalid");
+}
+
+TEST(CacheRecord, InvalidUtf8IsReplacedNotThrown) {
+  CacheRecord r;
+  r.failure_detail = std::string("bad \xff\xfe bytes");
+  std::string bytes;
+  ASSERT_NO_THROW(bytes = encode_cache_record(r));
+  const auto decoded = decode_cache_record(bytes);
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+  EXPECT_EQ(decoded->failure_detail.rfind("bad ", 0), 0u);
+  EXPECT_NE(decoded->failure_detail, r.failure_detail);
+}
+
+// Re-encodes a valid record after `edit` changed its JSON form.
+std::string edited(const std::function<void(nlohmann::json&)>& edit) {
+  auto j = nlohmann::json::parse(encode_cache_record(full_record()));
+  edit(j);
+  return j.dump();
+}
+
+void expect_corrupt(std::string_view bytes, std::string_view detail_part) {
+  const auto decoded = decode_cache_record(bytes);
+  ASSERT_FALSE(decoded.has_value()) << "accepted: " << bytes;
+  EXPECT_NE(decoded.error().detail.find(detail_part), std::string::npos) << decoded.error().detail;
+}
+
+TEST(CacheRecord, GarbageIsCorrupt) {
+  expect_corrupt("", "not valid JSON");
+  expect_corrupt(std::string("\x00\x01\x02garbage", 10), "not valid JSON");
+  expect_corrupt("{\"v\":1,", "not valid JSON");
+  expect_corrupt("[1,2,3]", "not a JSON object");
+  expect_corrupt("\"v\"", "not a JSON object");
+  expect_corrupt(std::string(2u << 20, ' '), "larger than");
+}
+
+TEST(CacheRecord, WrongVersionIsCorrupt) {
+  expect_corrupt(edited([](auto& j) { j["v"] = kCacheRecordFormat + 1; }), "unsupported record format 2");
+  expect_corrupt(edited([](auto& j) { j["v"] = "1"; }), "\"v\" is not an integer");
+  expect_corrupt(edited([](auto& j) { j.erase("v"); }), "missing field \"v\"");
+}
+
+TEST(CacheRecord, EveryMissingFieldIsCorrupt) {
+  const auto j = nlohmann::json::parse(encode_cache_record(full_record()));
+  for (const auto& [key, value] : j.items()) {
+    expect_corrupt(edited([&](auto& e) { e.erase(key); }), "missing field \"" + key + "\"");
+  }
+  for (const char* key : {"mode", "max_age", "mx", "lines"}) {
+    expect_corrupt(edited([&](auto& e) { e["policy"].erase(key); }), std::string("missing field \"") + key + "\"");
+  }
+}
+
+TEST(CacheRecord, WrongTypesAreCorrupt) {
+  expect_corrupt(edited([](auto& j) { j["policy_id"] = 5; }), "\"policy_id\" is not a string");
+  expect_corrupt(edited([](auto& j) { j["valid_until"] = "tomorrow"; }), "\"valid_until\" is not an integer");
+  expect_corrupt(edited([](auto& j) { j["valid_until"] = 1.5; }), "\"valid_until\" is not an integer");
+  expect_corrupt(edited([](auto& j) { j["policy"] = "enforce"; }), "\"policy\" is not an object");
+  expect_corrupt(edited([](auto& j) { j["policy"]["mx"] = "mx.example.com"; }), "\"mx\" is not an array");
+  expect_corrupt(edited([](auto& j) { j["policy"]["lines"] = {"a", 1}; }), "\"lines\" holds a non-string");
+  expect_corrupt(edited([](auto& j) { j["failure"] = 3; }), "\"failure\" is neither null nor a string");
+}
+
+TEST(CacheRecord, OutOfRangeAndUnknownValuesAreCorrupt) {
+  expect_corrupt(edited([](auto& j) { j["policy"]["mode"] = "strict"; }), "unknown policy mode \"strict\"");
+  expect_corrupt(edited([](auto& j) { j["failure"] = "tls-broken"; }), "unknown failure type \"tls-broken\"");
+  expect_corrupt(edited([](auto& j) { j["policy"]["max_age"] = kMaxAgeLimit + 1; }), "\"max_age\" out of range");
+  expect_corrupt(edited([](auto& j) { j["policy"]["max_age"] = -1; }), "\"max_age\" out of range");
+  expect_corrupt(edited([](auto& j) { j["fetched_at"] = -5; }), "\"fetched_at\" out of range");
+  expect_corrupt(edited([](auto& j) { j["next_retry"] = std::uint64_t{1} << 63; }), "\"next_retry\" out of range");
+  expect_corrupt(edited([](auto& j) { j["consecutive_failures"] = std::int64_t{1} << 32; }),
+                 "\"consecutive_failures\" out of range");
+}
+
+TEST(CacheRecord, UnknownExtraFieldsAreIgnored) {
+  const auto decoded = decode_cache_record(edited([](auto& j) { j["comment"] = "added by hand"; }));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+  expect_equal(*decoded, full_record());
+}
+
+}  // namespace
+}  // namespace mtastsd::core

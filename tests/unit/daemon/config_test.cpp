@@ -1,0 +1,542 @@
+// daemon/config: defaults, every key of mtastsd.conf(5), and each rejection
+// with the line it is reported on.
+#include "daemon/config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace mtastsd::daemon {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::AllOf;
+using testing::ElementsAre;
+using testing::HasSubstr;
+using testing::SizeIs;
+using testing::StartsWith;
+
+constexpr const char* kFile = "test.conf";
+
+Config parse_ok(std::string_view text, const std::string& state_dir_override = "") {
+  auto config = parse_config(text, kFile, state_dir_override);
+  if (!config) {
+    for (const auto& p : config.error()) ADD_FAILURE() << p.to_string();
+    return default_config();
+  }
+  return *config;
+}
+
+// Every problem as "test.conf:LINE: message"; empty when the text is accepted.
+std::vector<std::string> problems(std::string_view text) {
+  auto config = parse_config(text, kFile);
+  std::vector<std::string> out;
+  if (!config) {
+    for (const auto& p : config.error()) out.push_back(p.to_string());
+  }
+  return out;
+}
+
+std::string only_problem(std::string_view text) {
+  auto found = problems(text);
+  EXPECT_THAT(found, SizeIs(1)) << testing::PrintToString(found);
+  return found.empty() ? std::string() : found.front();
+}
+
+void expect_default_values(const Config& c) {
+  EXPECT_EQ(c.state_dir, "/var/lib/mtastsd");
+  EXPECT_EQ(c.runtime_dir, "/run/mtastsd");
+  EXPECT_EQ(c.log_level, "info");
+  ASSERT_THAT(c.listen, SizeIs(1));
+  EXPECT_EQ(c.listen[0].unix_path, "/run/mtastsd/socketmap.sock");
+  EXPECT_EQ(c.listen[0].mode, 0660u);
+  EXPECT_EQ(c.listen[0].owner, "");
+  EXPECT_EQ(c.listen[0].group, "");
+  EXPECT_EQ(c.listen[0].tcp_address, "");
+  EXPECT_EQ(c.idle_timeout, seconds(60));
+  EXPECT_EQ(c.max_connections, 4096u);
+  EXPECT_EQ(c.cache_map_size, 256u << 20);
+  EXPECT_EQ(c.cache.id_check_interval, seconds(300));
+  EXPECT_EQ(c.cache.fetch_retry_after, seconds(300));
+  EXPECT_EQ(c.cache.negative_ttl_min, seconds(60));
+  EXPECT_EQ(c.cache.negative_ttl_max, seconds(3600));
+  EXPECT_EQ(c.cache.dns_error_retry, seconds(60));
+  EXPECT_EQ(c.cache.refresh_margin, seconds(86400));
+  EXPECT_EQ(c.cache.refresh_unused_after, seconds(30 * 86400));
+  EXPECT_EQ(c.cache.drop_unused_after, seconds(90 * 86400));
+  EXPECT_EQ(c.refresh_scan_interval, seconds(60));
+  EXPECT_EQ(c.refresh_concurrency, 8u);
+  EXPECT_TRUE(c.dns.forwarders.empty());
+  EXPECT_EQ(c.dns.resolv_conf, "/etc/resolv.conf");
+  const bool have_root_key = std::filesystem::exists("/usr/share/dns/root.key");
+  EXPECT_EQ(c.dns.trust_anchor_file, have_root_key ? "/usr/share/dns/root.key" : "");
+  EXPECT_EQ(c.dns.timeout, seconds(10));
+  EXPECT_EQ(c.fetch.ca_file, "");
+  EXPECT_EQ(c.fetch.timeout, seconds(60));
+  EXPECT_EQ(c.cold_budget, seconds(3));
+  EXPECT_EQ(c.reply_deadline, seconds(10));
+  ASSERT_THAT(c.profiles, SizeIs(1));
+  const Profile& p = c.profiles.at("default");
+  EXPECT_EQ(p.name, "default");
+  EXPECT_EQ(p.dialect, core::Dialect::postfix);
+  EXPECT_EQ(p.testing, TestingAnswer::notfound);
+}
+
+TEST(DefaultConfig, BuiltInValues) {
+  const Config c = default_config();
+  EXPECT_EQ(c.source, "(built-in defaults)");
+  expect_default_values(c);
+}
+
+TEST(ParseConfig, EmptyFileGivesTheDefaults) {
+  const Config c = parse_ok("");
+  EXPECT_EQ(c.source, kFile);
+  expect_default_values(c);
+}
+
+TEST(ParseConfig, EveryKey) {
+  const Config c = parse_ok(R"(
+state_dir = "/srv/mtastsd/state"
+runtime_dir = "/srv/mtastsd/run"
+log_level = "debug"
+
+[[listen]]
+unix = "/var/spool/postfix/private/mtastsd"
+owner = "postfix"
+group = "mail"
+mode = "0600"
+
+[[listen]]
+tcp = "127.0.0.1:8461"
+
+[[listen]]
+tcp = "[::1]:8462"
+
+[server]
+idle_timeout = "30s"
+max_connections = 100
+
+[cache]
+map_size = "1GiB"
+id_check_interval = "10m"
+fetch_retry_after = "15m"
+negative_ttl_min = "2m"
+negative_ttl_max = "2h"
+dns_error_retry = "30s"
+refresh_margin = "2d"
+refresh_unused_after = "14d"
+drop_unused_after = "60d"
+refresh_scan_interval = "500ms"
+refresh_concurrency = 16
+
+[dns]
+forwarders = ["127.0.0.53", "127.0.0.1@5353", "::1"]
+resolv_conf = "/etc/mtastsd/resolv.conf"
+trust_anchor_file = "/var/lib/unbound/root.key"
+timeout = "5s"
+
+[fetch]
+ca_file = "/etc/ssl/certs/ca-certificates.crt"
+timeout = "20s"
+
+[lookup]
+cold_budget = "1500ms"
+reply_deadline = "8s"
+
+[profiles.postfix310]
+dialect = "postfix-tlsrpt"
+testing = "enforce"
+)");
+  EXPECT_EQ(c.source, kFile);
+  EXPECT_EQ(c.state_dir, "/srv/mtastsd/state");
+  EXPECT_EQ(c.runtime_dir, "/srv/mtastsd/run");
+  EXPECT_EQ(c.log_level, "debug");
+  ASSERT_THAT(c.listen, SizeIs(3));
+  EXPECT_EQ(c.listen[0].unix_path, "/var/spool/postfix/private/mtastsd");
+  EXPECT_EQ(c.listen[0].owner, "postfix");
+  EXPECT_EQ(c.listen[0].group, "mail");
+  EXPECT_EQ(c.listen[0].mode, 0600u);
+  EXPECT_EQ(c.listen[1].unix_path, "");
+  EXPECT_EQ(c.listen[1].tcp_address, "127.0.0.1");
+  EXPECT_EQ(c.listen[1].tcp_port, 8461);
+  EXPECT_EQ(c.listen[2].tcp_address, "::1");
+  EXPECT_EQ(c.listen[2].tcp_port, 8462);
+  EXPECT_EQ(c.idle_timeout, seconds(30));
+  EXPECT_EQ(c.max_connections, 100u);
+  EXPECT_EQ(c.cache_map_size, std::size_t{1} << 30);
+  EXPECT_EQ(c.cache.id_check_interval, seconds(600));
+  EXPECT_EQ(c.cache.fetch_retry_after, seconds(900));
+  EXPECT_EQ(c.cache.negative_ttl_min, seconds(120));
+  EXPECT_EQ(c.cache.negative_ttl_max, seconds(7200));
+  EXPECT_EQ(c.cache.dns_error_retry, seconds(30));
+  EXPECT_EQ(c.cache.refresh_margin, seconds(2 * 86400));
+  EXPECT_EQ(c.cache.refresh_unused_after, seconds(14 * 86400));
+  EXPECT_EQ(c.cache.drop_unused_after, seconds(60 * 86400));
+  EXPECT_EQ(c.refresh_scan_interval, milliseconds(500));
+  EXPECT_EQ(c.refresh_concurrency, 16u);
+  EXPECT_THAT(c.dns.forwarders, ElementsAre("127.0.0.53", "127.0.0.1@5353", "::1"));
+  EXPECT_EQ(c.dns.resolv_conf, "/etc/mtastsd/resolv.conf");
+  EXPECT_EQ(c.dns.trust_anchor_file, "/var/lib/unbound/root.key");
+  EXPECT_EQ(c.dns.timeout, seconds(5));
+  EXPECT_EQ(c.fetch.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+  EXPECT_EQ(c.fetch.timeout, seconds(20));
+  EXPECT_EQ(c.cold_budget, milliseconds(1500));
+  EXPECT_EQ(c.reply_deadline, seconds(8));
+  ASSERT_THAT(c.profiles, SizeIs(2));
+  const Profile& p = c.profiles.at("postfix310");
+  EXPECT_EQ(p.name, "postfix310");
+  EXPECT_EQ(p.dialect, core::Dialect::postfix_tlsrpt);
+  EXPECT_EQ(p.testing, TestingAnswer::enforce);
+  EXPECT_EQ(c.profiles.at("default").dialect, core::Dialect::postfix);
+}
+
+TEST(ParseConfig, IntegersAreSecondsAndBytes) {
+  const Config c = parse_ok("[server]\nidle_timeout = 45\n[cache]\nmap_size = 2097152\nnegative_ttl_min = 0\n");
+  EXPECT_EQ(c.idle_timeout, seconds(45));
+  EXPECT_EQ(c.cache_map_size, 2097152u);
+  EXPECT_EQ(c.cache.negative_ttl_min, seconds(0));
+}
+
+TEST(ParseConfig, EmptyStringsSwitchFeaturesOff) {
+  const Config c = parse_ok("[dns]\ntrust_anchor_file = \"\"\nresolv_conf = \"\"\n[fetch]\nca_file = \"\"\n");
+  EXPECT_EQ(c.dns.trust_anchor_file, "");
+  EXPECT_EQ(c.dns.resolv_conf, "");
+  EXPECT_EQ(c.fetch.ca_file, "");
+}
+
+TEST(ParseConfig, UnknownKeyWithLineAndSuggestion) {
+  EXPECT_EQ(only_problem("[cache]\nmap_size = \"1GiB\"\nidchek_interval = \"5m\"\n"),
+            "test.conf:3: unknown key 'cache.idchek_interval' (did you mean 'cache.id_check_interval'?)");
+}
+
+TEST(ParseConfig, UnknownKeyFarFromAnyKnownOneHasNoSuggestion) {
+  EXPECT_EQ(only_problem("log_level = \"info\"\ncolour = \"blue\"\n"), "test.conf:2: unknown key 'colour'");
+}
+
+TEST(ParseConfig, UnknownSectionAndUnknownKeysEverywhere) {
+  EXPECT_EQ(only_problem("[caches]\nmap_size = 1\n"), "test.conf:1: unknown key 'caches' (did you mean 'cache'?)");
+  EXPECT_EQ(only_problem("[[listen]]\nunix = \"/run/x.sock\"\nuser = \"postfix\"\n"),
+            "test.conf:3: unknown key 'listen.user'");
+  EXPECT_EQ(only_problem("[profiles.p]\ndialect = \"postfix\"\nmode = \"x\"\n"),
+            "test.conf:3: unknown key 'profiles.p.mode'");
+  EXPECT_THAT(only_problem("[server]\nidle = 5\n"), StartsWith("test.conf:2: unknown key 'server.idle'"));
+  EXPECT_THAT(only_problem("[dns]\nforwarder = []\n"), StartsWith("test.conf:2: unknown key 'dns.forwarder'"));
+  EXPECT_THAT(only_problem("[fetch]\nca = \"\"\n"), StartsWith("test.conf:2: unknown key 'fetch.ca'"));
+  EXPECT_THAT(only_problem("[lookup]\nbudget = 1\n"), StartsWith("test.conf:2: unknown key 'lookup.budget'"));
+}
+
+TEST(ParseConfig, BadDuration) {
+  EXPECT_EQ(only_problem("[cache]\nid_check_interval = \"5x\"\n"),
+            "test.conf:2: cache.id_check_interval: expected a duration like \"5m\" (integer seconds, or a number "
+            "with ms, s, m, h or d), not \"5x\"");
+  EXPECT_THAT(only_problem("[dns]\ntimeout = true\n"),
+              AllOf(StartsWith("test.conf:2: dns.timeout: "), HasSubstr("expected a duration like \"5m\"")));
+  EXPECT_THAT(only_problem("[dns]\ntimeout = 1.5\n"), HasSubstr("expected a duration like \"5m\""));
+  EXPECT_EQ(only_problem("[server]\nidle_timeout = -1\n"), "test.conf:2: server.idle_timeout: must not be negative");
+  EXPECT_EQ(only_problem("[server]\nidle_timeout = \"99999999999999999999d\"\n"),
+            "test.conf:2: server.idle_timeout: \"99999999999999999999d\" is too large");
+  EXPECT_EQ(only_problem("[server]\nidle_timeout = 9223372036854775807\n"),
+            "test.conf:2: server.idle_timeout: 9223372036854775807 seconds is too large");
+}
+
+TEST(ParseConfig, CacheDurationsAreWholeSeconds) {
+  EXPECT_EQ(only_problem("[cache]\nnegative_ttl_min = \"1500ms\"\n"),
+            "test.conf:2: cache.negative_ttl_min: must be a whole number of seconds");
+  EXPECT_EQ(parse_ok("[cache]\nnegative_ttl_min = \"2000ms\"\n").cache.negative_ttl_min, seconds(2));
+}
+
+TEST(ParseConfig, TimeoutsAndPacingIntervalsMustBePositive) {
+  for (const char* key : {"[server]\nidle_timeout", "[dns]\ntimeout", "[fetch]\ntimeout", "[lookup]\nreply_deadline",
+                          "[cache]\nid_check_interval", "[cache]\nfetch_retry_after", "[cache]\ndns_error_retry",
+                          "[cache]\nrefresh_scan_interval"}) {
+    EXPECT_THAT(only_problem(std::string(key) + " = \"0s\"\n"), HasSubstr("must be greater than zero")) << key;
+  }
+  const Config c = parse_ok("[lookup]\ncold_budget = 0\n[cache]\nrefresh_margin = 0\n");
+  EXPECT_EQ(c.cold_budget, milliseconds(0));
+  EXPECT_EQ(c.cache.refresh_margin, seconds(0));
+}
+
+TEST(ParseConfig, Sizes) {
+  EXPECT_EQ(parse_ok("[cache]\nmap_size = \"1MiB\"\n").cache_map_size, 1u << 20);
+  EXPECT_EQ(only_problem("[cache]\nmap_size = \"1023KiB\"\n"),
+            "test.conf:2: cache.map_size: must be at least 1048576 bytes");
+  EXPECT_EQ(only_problem("[cache]\nmap_size = 1048575\n"),
+            "test.conf:2: cache.map_size: must be at least 1048576 bytes");
+  EXPECT_THAT(only_problem("[cache]\nmap_size = \"256MB\"\n"),
+              HasSubstr("cache.map_size: expected a size like \"256MiB\""));
+  EXPECT_EQ(only_problem("[cache]\nmap_size = -1\n"), "test.conf:2: cache.map_size: must not be negative");
+}
+
+TEST(ParseConfig, CountBounds) {
+  EXPECT_EQ(parse_ok("[cache]\nrefresh_concurrency = 1\n").refresh_concurrency, 1u);
+  EXPECT_EQ(parse_ok("[cache]\nrefresh_concurrency = 1024\n").refresh_concurrency, 1024u);
+  EXPECT_EQ(only_problem("[cache]\nrefresh_concurrency = 0\n"),
+            "test.conf:2: cache.refresh_concurrency: must be between 1 and 1024, not 0");
+  EXPECT_THAT(only_problem("[cache]\nrefresh_concurrency = 1025\n"), HasSubstr("between 1 and 1024, not 1025"));
+  EXPECT_EQ(parse_ok("[server]\nmax_connections = 1000000\n").max_connections, 1000000u);
+  EXPECT_THAT(only_problem("[server]\nmax_connections = 0\n"), HasSubstr("between 1 and 1000000, not 0"));
+  EXPECT_THAT(only_problem("[server]\nmax_connections = 1000001\n"), HasSubstr("between 1 and 1000000"));
+  EXPECT_EQ(only_problem("[server]\nmax_connections = \"10\"\n"),
+            "test.conf:2: server.max_connections: expected an integer");
+}
+
+TEST(ParseConfig, NegativeTtlBoundsMustBeOrdered) {
+  EXPECT_EQ(only_problem("[cache]\nnegative_ttl_max = \"30s\"\n"),
+            "test.conf:2: cache.negative_ttl_min (60s) must not exceed cache.negative_ttl_max (30s)");
+  EXPECT_THAT(only_problem("[cache]\nnegative_ttl_min = \"5m\"\nnegative_ttl_max = \"2m\"\n"),
+              StartsWith("test.conf:2: cache.negative_ttl_min (300s) must not exceed"));
+  EXPECT_EQ(parse_ok("[cache]\nnegative_ttl_min = \"5m\"\nnegative_ttl_max = \"5m\"\n").cache.negative_ttl_max,
+            seconds(300));
+}
+
+TEST(ParseConfig, InvalidValueIsNotComparedAgain) {
+  // The default minimum (1m) exceeds this maximum, but the minimum is reported as bad already.
+  EXPECT_THAT(problems("[cache]\nnegative_ttl_min = \"soon\"\nnegative_ttl_max = \"30s\"\n"),
+              ElementsAre(StartsWith("test.conf:2: cache.negative_ttl_min: expected a duration")));
+  EXPECT_THAT(problems("[lookup]\ncold_budget = \"20s\"\nreply_deadline = \"0s\"\n"),
+              ElementsAre("test.conf:3: lookup.reply_deadline: must be greater than zero"));
+}
+
+TEST(ParseConfig, ColdBudgetWithinReplyDeadline) {
+  EXPECT_EQ(only_problem("[lookup]\ncold_budget = \"11s\"\n"),
+            "test.conf:2: lookup.cold_budget (11000ms) must not exceed lookup.reply_deadline (10000ms)");
+  EXPECT_THAT(only_problem("[lookup]\nreply_deadline = \"2s\"\n"), StartsWith("test.conf:2: lookup.cold_budget"));
+  EXPECT_EQ(parse_ok("[lookup]\ncold_budget = \"10s\"\n").cold_budget, seconds(10));
+}
+
+TEST(ParseConfig, TcpListenerMustBeLoopback) {
+  EXPECT_EQ(parse_ok("[[listen]]\ntcp = \"127.42.0.1:25\"\n").listen[0].tcp_address, "127.42.0.1");
+  for (const char* address : {"0.0.0.0:8461", "192.0.2.1:8461", "[::]:8461", "[2001:db8::1]:8461",
+                              "[::ffff:127.0.0.1]:8461", "128.0.0.1:8461"}) {
+    const std::string problem = only_problem(fmt::format("[[listen]]\ntcp = \"{}\"\n", address));
+    EXPECT_THAT(problem, StartsWith("test.conf:2: listen.tcp: ")) << address;
+    EXPECT_THAT(problem, HasSubstr("is not a loopback address; mtastsd listens only on 127.0.0.0/8 or ::1"))
+        << address;
+  }
+}
+
+TEST(ParseConfig, TcpListenerSyntax) {
+  EXPECT_THAT(only_problem("[[listen]]\ntcp = \"localhost:8461\"\n"),
+              HasSubstr("\"localhost\" is not an IP address (host names are not resolved)"));
+  EXPECT_THAT(only_problem("[[listen]]\ntcp = \"::1:8461\"\n"), HasSubstr("an IPv6 address needs brackets"));
+  EXPECT_THAT(only_problem("[[listen]]\ntcp = \"127.0.0.1\"\n"), HasSubstr("expected \"127.0.0.1:PORT\""));
+  EXPECT_THAT(only_problem("[[listen]]\ntcp = \"[::1]8461\"\n"), HasSubstr("expected \"127.0.0.1:PORT\""));
+  EXPECT_THAT(only_problem("[[listen]]\ntcp = \"127.0.0.1:0\"\n"), HasSubstr("\"0\" is not a port number"));
+  EXPECT_THAT(only_problem("[[listen]]\ntcp = \"127.0.0.1:65536\"\n"), HasSubstr("\"65536\" is not a port number"));
+  EXPECT_THAT(only_problem("[[listen]]\ntcp = \"127.0.0.1:\"\n"), HasSubstr("is not a port number"));
+  EXPECT_THAT(only_problem("[[listen]]\ntcp = 8461\n"), HasSubstr("listen.tcp: expected a string"));
+}
+
+TEST(ParseConfig, UnixOnlySettingsOnTcpListener) {
+  EXPECT_THAT(problems("[[listen]]\ntcp = \"127.0.0.1:8461\"\nowner = \"postfix\"\nmode = \"0600\"\n"),
+              ElementsAre("test.conf:3: listen.owner: applies to unix listeners only",
+                          "test.conf:4: listen.mode: applies to unix listeners only"));
+}
+
+TEST(ParseConfig, UnixListener) {
+  EXPECT_EQ(parse_ok("[[listen]]\nunix = \"/run/x.sock\"\n").listen[0].mode, 0660u);
+  EXPECT_EQ(parse_ok("[[listen]]\nunix = \"/run/x.sock\"\nmode = \"666\"\n").listen[0].mode, 0666u);
+  EXPECT_EQ(only_problem("[[listen]]\nunix = \"run/x.sock\"\n"),
+            "test.conf:2: listen.unix: expected an absolute path, not \"run/x.sock\"");
+  EXPECT_EQ(only_problem("[[listen]]\nunix = \"/" + std::string(107, 'x') + "\"\n"),
+            "test.conf:2: listen.unix: path longer than 107 bytes");
+  EXPECT_EQ(parse_ok("[[listen]]\nunix = \"/" + std::string(106, 'x') + "\"\n").listen[0].unix_path.size(), 107u);
+  for (const char* mode : {"\"0999\"", "\"01777\"", "\"\"", "\"rw\"", "660", "0o660"}) {
+    EXPECT_THAT(only_problem(fmt::format("[[listen]]\nunix = \"/run/x.sock\"\nmode = {}\n", mode)),
+                StartsWith("test.conf:3: listen.mode: expected an octal string"))
+        << mode;
+  }
+}
+
+TEST(ParseConfig, ListenerShape) {
+  EXPECT_EQ(only_problem("[[listen]]\nunix = \"/run/x.sock\"\ntcp = \"127.0.0.1:1\"\n"),
+            "test.conf:1: listen: give either unix or tcp, not both");
+  EXPECT_EQ(only_problem("log_level = \"info\"\n[[listen]]\nmode = \"0660\"\n"),
+            "test.conf:2: listen: needs unix = \"/path\" or tcp = \"127.0.0.1:PORT\"");
+  EXPECT_EQ(only_problem("listen = []\n"), "test.conf:1: listen: at least one listener is needed");
+  EXPECT_EQ(only_problem("listen = \"/run/x.sock\"\n"), "test.conf:1: listen: expected [[listen]] tables");
+}
+
+TEST(ParseConfig, TopLevelValues) {
+  EXPECT_EQ(only_problem("state_dir = \"var/lib\"\n"),
+            "test.conf:1: state_dir: expected an absolute path, not \"var/lib\"");
+  EXPECT_EQ(only_problem("runtime_dir = \"\"\n"), "test.conf:1: runtime_dir: expected an absolute path, not \"\"");
+  EXPECT_EQ(only_problem("log_level = \"verbose\"\n"),
+            "test.conf:1: log_level: expected one of \"trace\", \"debug\", \"info\", \"warn\", \"error\", not "
+            "\"verbose\"");
+  EXPECT_EQ(parse_ok("log_level = \"trace\"\n").log_level, "trace");
+  EXPECT_EQ(only_problem("cache = 5\n"), "test.conf:1: cache: expected a table ([cache])");
+}
+
+TEST(ParseConfig, RuntimeDirMovesTheDefaultSocket) {
+  const Config c = parse_ok("runtime_dir = \"/tmp/rt\"\n");
+  ASSERT_THAT(c.listen, SizeIs(1));
+  EXPECT_EQ(c.listen[0].unix_path, "/tmp/rt/socketmap.sock");
+}
+
+TEST(ParseConfig, DnsForwarders) {
+  EXPECT_EQ(only_problem("[dns]\nforwarders = [\"127.0.0.1\", \"dns.example\"]\n"),
+            "test.conf:2: dns.forwarders: \"dns.example\" is not \"ADDRESS\" or \"ADDRESS@PORT\"");
+  EXPECT_THAT(only_problem("[dns]\nforwarders = [\"127.0.0.1@0\"]\n"), HasSubstr("\"127.0.0.1@0\" is not"));
+  EXPECT_THAT(only_problem("[dns]\nforwarders = \"127.0.0.1\"\n"), HasSubstr("expected a list of strings"));
+  EXPECT_THAT(only_problem("[dns]\nforwarders = [\n  \"127.0.0.1\",\n  53,\n]\n"),
+              StartsWith("test.conf:4: dns.forwarders: expected a list of strings"));
+  EXPECT_THAT(only_problem("[dns]\ntrust_anchor_file = \"root.key\"\n"), HasSubstr("expected an absolute path"));
+}
+
+TEST(ParseConfig, Profiles) {
+  EXPECT_EQ(only_problem("[profiles.p]\ndialect = \"postfix-3.10\"\n"),
+            "test.conf:2: profiles.p.dialect: expected one of \"postfix\", \"postfix-tlsrpt\", not \"postfix-3.10\"");
+  EXPECT_EQ(only_problem("[profiles.p]\ntesting = \"may\"\n"),
+            "test.conf:2: profiles.p.testing: expected one of \"notfound\", \"enforce\", not \"may\"");
+  EXPECT_EQ(only_problem("[profiles]\np = 1\n"), "test.conf:2: profiles.p: expected a table ([profiles.p])");
+  EXPECT_THAT(only_problem("[profiles.\"a b\"]\n"), StartsWith("test.conf:1: profiles: \"a b\" cannot be"));
+  EXPECT_THAT(only_problem("[profiles.\"a:b\"]\n"), HasSubstr("cannot be a socketmap map name"));
+  EXPECT_THAT(only_problem("[profiles.\"\"]\n"), HasSubstr("cannot be a socketmap map name"));
+
+  const Config c = parse_ok("[profiles.default]\ntesting = \"enforce\"\n[profiles.new]\n");
+  ASSERT_THAT(c.profiles, SizeIs(2));
+  EXPECT_EQ(c.profiles.at("default").testing, TestingAnswer::enforce);
+  EXPECT_EQ(c.profiles.at("new").dialect, core::Dialect::postfix);
+  EXPECT_EQ(c.profiles.at("new").testing, TestingAnswer::notfound);
+}
+
+TEST(ProfileFor, KnownNameAndFallbackToDefault) {
+  const Config c = parse_ok("[profiles.tlsrpt]\ndialect = \"postfix-tlsrpt\"\n");
+  bool known = false;
+  const Profile& tlsrpt = c.profile_for("tlsrpt", &known);
+  EXPECT_TRUE(known);
+  EXPECT_EQ(tlsrpt.name, "tlsrpt");
+  EXPECT_EQ(tlsrpt.dialect, core::Dialect::postfix_tlsrpt);
+
+  const Profile& fallback = c.profile_for("postfix", &known);
+  EXPECT_FALSE(known);
+  EXPECT_EQ(fallback.name, "default");
+
+  EXPECT_EQ(&c.profile_for("default", &known), &c.profiles.at("default"));
+  EXPECT_TRUE(known);
+  EXPECT_EQ(c.profile_for("TLSRPT").name, "default");  // map names are case-sensitive, as in Postfix
+}
+
+TEST(StateDirOverride, DefaultConfig) {
+  const Config c = default_config("/tmp/mtastsd-test");
+  EXPECT_EQ(c.state_dir, "/tmp/mtastsd-test");
+  EXPECT_EQ(c.runtime_dir, "/tmp/mtastsd-test");
+  ASSERT_THAT(c.listen, SizeIs(1));
+  EXPECT_EQ(c.listen[0].unix_path, "/tmp/mtastsd-test/socketmap.sock");
+}
+
+TEST(StateDirOverride, WinsOverTheFileButKeepsExplicitListeners) {
+  const Config moved = parse_ok("state_dir = \"/var/a\"\nruntime_dir = \"/run/a\"\n", "/tmp/o/");
+  EXPECT_EQ(moved.state_dir, "/tmp/o/");
+  EXPECT_EQ(moved.runtime_dir, "/tmp/o/");
+  EXPECT_EQ(moved.listen.at(0).unix_path, "/tmp/o/socketmap.sock");
+
+  const Config kept = parse_ok("[[listen]]\ntcp = \"127.0.0.1:8461\"\n", "/tmp/o");
+  EXPECT_EQ(kept.state_dir, "/tmp/o");
+  ASSERT_THAT(kept.listen, SizeIs(1));
+  EXPECT_EQ(kept.listen[0].tcp_address, "127.0.0.1");
+  EXPECT_EQ(kept.listen[0].unix_path, "");
+}
+
+TEST(StateDirOverride, RelativeDirectoryBecomesAbsolute) {
+  const Config c = default_config("state");
+  const std::string expected = (std::filesystem::current_path() / "state").string();
+  EXPECT_EQ(c.state_dir, expected);
+  EXPECT_EQ(c.listen.at(0).unix_path, expected + "/socketmap.sock");
+}
+
+TEST(ParseConfig, AllProblemsCollectedInLineOrder) {
+  EXPECT_THAT(problems(R"([server]
+max_connections = 0
+[cache]
+idchek_interval = "5m"
+refresh_margin = "soon"
+[[listen]]
+tcp = "0.0.0.0:8461"
+[profiles.p]
+dialect = "sendmail"
+)"),
+              ElementsAre(StartsWith("test.conf:2: server.max_connections"),
+                          StartsWith("test.conf:4: unknown key 'cache.idchek_interval'"),
+                          StartsWith("test.conf:5: cache.refresh_margin: expected a duration"),
+                          StartsWith("test.conf:7: listen.tcp: 0.0.0.0 is not a loopback address"),
+                          StartsWith("test.conf:9: profiles.p.dialect")));
+}
+
+TEST(ParseConfig, TomlSyntaxErrorHasFileAndLine) {
+  EXPECT_THAT(only_problem("log_level = \"info\"\n\n[server\nidle_timeout = 5\n"), StartsWith("test.conf:3: "));
+  EXPECT_THAT(only_problem("a = 1\na = 2\n"), StartsWith("test.conf:2: "));
+}
+
+TEST(ConfigProblem, WholeFileProblemHasNoLine) {
+  EXPECT_EQ((ConfigProblem{"x.conf", 0, "oops"}).to_string(), "x.conf: oops");
+  EXPECT_EQ((ConfigProblem{"x.conf", 7, "oops"}).to_string(), "x.conf:7: oops");
+}
+
+// The shipped example must stay loadable and restate the built-in defaults.
+TEST(ExampleFile, ParsesToTheDefaults) {
+  const auto example =
+      std::filesystem::path(__FILE__).parent_path() / "../../../postfix-integration/mtastsd.conf.example";
+  auto config = load_config(example.lexically_normal().string());
+  ASSERT_TRUE(config.has_value()) << config.error().at(0).to_string();
+  // The example names Debian's root key; the built-in default uses it only where it is installed.
+  EXPECT_EQ(config->dns.trust_anchor_file, "/usr/share/dns/root.key");
+  config->dns.trust_anchor_file = default_config().dns.trust_anchor_file;
+  expect_default_values(*config);
+}
+
+class LoadConfig : public testing::Test {
+ protected:
+  std::filesystem::path dir_ = std::filesystem::path(testing::TempDir()) /
+                               testing::UnitTest::GetInstance()->current_test_info()->name();
+  void SetUp() override { std::filesystem::create_directories(dir_); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = (dir_ / name).string();
+    std::ofstream(path) << text;
+    return path;
+  }
+};
+
+TEST_F(LoadConfig, ReadsTheFileAndNamesItInProblems) {
+  const std::string good = write("good.conf", "[server]\nmax_connections = 7\n");
+  auto config = load_config(good);
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->source, good);
+  EXPECT_EQ(config->max_connections, 7u);
+
+  const std::string bad = write("bad.conf", "\n[dns]\ntimeout = \"soon\"\n");
+  auto problems = load_config(bad);
+  ASSERT_FALSE(problems.has_value());
+  ASSERT_THAT(problems.error(), SizeIs(1));
+  EXPECT_THAT(problems.error()[0].to_string(), StartsWith(bad + ":3: dns.timeout: expected a duration"));
+}
+
+TEST_F(LoadConfig, OverrideApplies) {
+  auto config = load_config(write("c.conf", ""), "/tmp/override");
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->listen.at(0).unix_path, "/tmp/override/socketmap.sock");
+}
+
+TEST_F(LoadConfig, MissingFile) {
+  const std::string path = (dir_ / "absent.conf").string();
+  auto config = load_config(path);
+  ASSERT_FALSE(config.has_value());
+  EXPECT_EQ(config.error().at(0).to_string(), path + ": cannot open: No such file or directory");
+}
+
+TEST_F(LoadConfig, DirectoryAndOversizedFile) {
+  EXPECT_EQ(load_config(dir_.string()).error().at(0).message, "is a directory");
+  const std::string big = write("big.conf", "# " + std::string(1u << 20, 'x') + "\n");
+  EXPECT_EQ(load_config(big).error().at(0).message, "larger than 1048576 bytes");
+}
+
+}  // namespace
+}  // namespace mtastsd::daemon
