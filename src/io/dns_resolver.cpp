@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <stdexcept>
+#include <utility>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unbound.h>
@@ -123,17 +124,15 @@ std::string_view to_string(DnsErrorKind k) {
 }
 
 struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
+ public:
   struct PendingQuery {
-    PendingQuery(Impl& owner, std::string name, int type, DnsResolver::Deadline deadline)
-        : owner(owner), name(std::move(name)), type(type), timer(owner.executor) {
-      const auto by_timeout = std::chrono::steady_clock::now() + owner.timeout;
-      timer.expires_at(std::min(by_timeout, deadline));
-    }
+    PendingQuery(Impl& owner, std::string name, int type, asio::any_io_executor ex)
+        : owner(owner), name(std::move(name)), type(type), timer(std::move(ex)) {}
     Impl& owner;
     std::string name;
     int type;
     int async_id = 0;
-    asio::steady_timer timer;      // the deadline, cancelled early to wake the awaiter
+    asio::steady_timer timer;  // the deadline, cancelled early to wake the awaiter
     std::optional<Outcome> outcome;
   };
 
@@ -150,11 +149,8 @@ struct DnsResolver::Impl : std::enable_shared_from_this<Impl> {
   void process_answers();
   void forget(int async_id);
 
- public:
-  asio::any_io_executor executor;
-  std::chrono::milliseconds timeout;
-
- private:
+  asio::any_io_executor executor_;
+  std::chrono::milliseconds timeout_;
   std::unique_ptr<ub_ctx, decltype(&ub_ctx_delete)> ctx_;
   asio::posix::stream_descriptor answers_;  // ub_fd(ctx_): owned by libunbound, never closed by us
   std::map<int, std::shared_ptr<PendingQuery>> pending_;
@@ -168,9 +164,12 @@ void check_setting(int rc, std::string_view what) {
 }  // namespace
 
 DnsResolver::Impl::Impl(asio::any_io_executor ex, const DnsSettings& settings)
-    : executor(std::move(ex)), timeout(settings.timeout), ctx_(ub_ctx_create(), &ub_ctx_delete), answers_(executor) {
+    : executor_(std::move(ex)),
+      timeout_(settings.timeout),
+      ctx_(ub_ctx_create(), &ub_ctx_delete),
+      answers_(executor_) {
   if (!ctx_) throw std::runtime_error("DNS resolver: cannot create a libunbound context");
-  if (timeout <= std::chrono::milliseconds::zero()) throw std::runtime_error("DNS resolver: timeout must be positive");
+  if (timeout_ <= std::chrono::milliseconds::zero()) throw std::runtime_error("DNS resolver: timeout must be positive");
   check_setting(ub_ctx_async(ctx_.get(), 1), "background thread");
   for (const auto& forwarder : settings.forwarders)
     check_setting(ub_ctx_set_fwd(ctx_.get(), forwarder.c_str()), fmt::format("forwarder \"{}\"", forwarder));
@@ -200,7 +199,8 @@ DnsResolver::Impl::~Impl() {
 
 std::shared_ptr<DnsResolver::Impl::PendingQuery> DnsResolver::Impl::start(std::string name, int type,
                                                                           DnsResolver::Deadline deadline) {
-  auto query = std::make_shared<PendingQuery>(*this, std::move(name), type, deadline);
+  auto query = std::make_shared<PendingQuery>(*this, std::move(name), type, executor_);
+  query->timer.expires_at(std::min(std::chrono::steady_clock::now() + timeout_, deadline));
   if (!supported_type(type)) {
     query->outcome = std::unexpected(DnsError{DnsErrorKind::resolver, fmt::format("unsupported rrtype {}", type)});
     return query;
@@ -265,10 +265,16 @@ void DnsResolver::Impl::watch_answers() {
   if (pending_.empty()) return;
   watching_ = true;
   answers_.async_wait(asio::posix::stream_descriptor::wait_read,
-                      [weak = weak_from_this()](const boost::system::error_code&) {
+                      [weak = weak_from_this()](const boost::system::error_code& ec) {
                         auto self = weak.lock();
                         if (!self) return;
                         self->watching_ = false;
+                        if (ec && ec != asio::error::operation_aborted) {
+                          // Waiting again would spin: fail what is pending, the next query retries.
+                          spdlog::error("DNS resolver: waiting for libunbound: {}", ec.message());
+                          self->fail_all(DnsError{DnsErrorKind::resolver, ec.message()});
+                          return;
+                        }
                         self->watch_answers();
                       });
 }

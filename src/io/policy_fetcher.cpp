@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
+#include "io/policy_response.hpp"
 
 namespace mtastsd::io {
 namespace {
@@ -29,8 +30,6 @@ constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";  // RFC 846
 constexpr std::uint16_t kHttpsPort = 443;
 // Our own cap on the response header (RFC 8461 sets none); a policy host needs a few hundred bytes.
 constexpr std::uint32_t kHeaderLimit = 8 * 1024;
-// Our own cap on how much of a server-supplied value (Location, Content-Type) goes into a report.
-constexpr std::size_t kQuotedValueLimit = 256;
 #ifdef MTASTSD_VERSION
 constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
 #else
@@ -39,25 +38,6 @@ constexpr std::string_view kUserAgent = "mtastsd";  // a bare product token (RFC
 
 std::unexpected<core::FetchFailed> failure(FailureType type, std::string detail) {
   return std::unexpected(core::FetchFailed{type, std::move(detail)});
-}
-
-// A server-supplied header value made safe for logs and reports: printable ASCII, bounded.
-std::string printable(std::string_view value) {
-  std::string out;
-  for (char c : value.substr(0, kQuotedValueLimit)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (value.size() > kQuotedValueLimit) out += "...";
-  return out;
-}
-
-// RFC 8461 sec. 3.3: the media type must be text/plain; parameters (charset) are allowed.
-// RFC 9110 sec. 8.3.1: type and subtype are case-insensitive, whitespace may precede ';'.
-bool is_text_plain(std::string_view content_type) {
-  std::string_view media = content_type.substr(0, content_type.find(';'));
-  const auto not_space = [](char c) { return c != ' ' && c != '\t'; };
-  const auto first = std::ranges::find_if(media, not_space);
-  const auto last = std::ranges::find_if(media.rbegin(), media.rend(), not_space).base();
-  media = first < last ? std::string_view(first, last) : std::string_view();
-  return beast::iequals(media, "text/plain");
 }
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
@@ -224,18 +204,10 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
     co_return fetch_error(fmt::format("reading the response header from {}: {}", endpoint, ec.message()));
 
   const auto& response = parser.get();
-  const unsigned status = response.result_int();
-  // RFC 8461 sec. 3.3: only 200 counts, and redirects must not be followed.
-  if (status >= 300 && status < 400)
-    co_return fetch_error(fmt::format("HTTP status {}: redirect to {} (not followed)", status,
-                                      printable(response[http::field::location])));
-  if (status != 200) co_return fetch_error(fmt::format("HTTP status {}", status));
   const std::string content_type(response[http::field::content_type]);
-  if (!is_text_plain(content_type)) {
-    auto detail = content_type.empty() ? std::string("no Content-Type (text/plain required)")
-                                       : fmt::format("Content-Type {} is not text/plain", printable(content_type));
-    spdlog::debug("policy fetch {}: failed: {}", host, detail);
-    co_return failure(FailureType::sts_policy_invalid, std::move(detail));
+  if (auto rejected = check_policy_response(response.result_int(), response[http::field::location], content_type)) {
+    spdlog::debug("policy fetch {}: failed: {}", host, rejected->detail);
+    co_return std::unexpected(std::move(*rejected));
   }
   const auto too_large = [&] { return fetch_error(fmt::format("body exceeds {} bytes", settings.max_body)); };
   if (body_too_large) co_return too_large();
