@@ -23,7 +23,8 @@ std::optional<core::FetchFailed> check_policy_response(unsigned status, std::str
   if (status >= 300 && status < 400)  // RFC 8461 sec. 3.3: redirects must not be followed
     return core::FetchFailed{FailureType::sts_policy_fetch_error,
                              fmt::format("HTTP status {}: redirect to {} (not followed)", status, printable(location))};
-  if (status != 200) return core::FetchFailed{FailureType::sts_policy_fetch_error, fmt::format("HTTP status {}", status)};
+  if (status != 200)
+    return core::FetchFailed{FailureType::sts_policy_fetch_error, fmt::format("HTTP status {}", status)};
   if (content_type.empty())
     return core::FetchFailed{FailureType::sts_policy_invalid, "no Content-Type (text/plain required)"};
   if (!is_text_plain(content_type))
