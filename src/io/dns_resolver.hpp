@@ -2,6 +2,7 @@
 // ub_fd() is watched for readability and ub_process() delivers callbacks on the
 // loop thread, so no thread per query. libunbound validates DNSSEC itself when
 // a trust anchor is configured (needed for DANE); `secure`/`bogus` report it.
+// Use it from one thread only: the executor must not run handlers concurrently.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -50,10 +51,17 @@ class DnsResolver {
   DnsResolver(const DnsResolver&) = delete;
   DnsResolver& operator=(const DnsResolver&) = delete;
 
-  // rrtype: 1 A, 15 MX, 16 TXT, 28 AAAA, 52 TLSA. Each query is bounded by settings.timeout.
-  boost::asio::awaitable<std::expected<DnsAnswer, DnsError>> query(std::string name, int rrtype);
-  // A and AAAA together (text addresses, A first); error only if both fail.
-  boost::asio::awaitable<std::expected<std::vector<std::string>, DnsError>> query_addresses(std::string name);
+  // An absolute bound a caller may add to settings.timeout (e.g. the whole-fetch deadline).
+  using Deadline = std::chrono::steady_clock::time_point;
+
+  // rrtype: 1 A, 15 MX, 16 TXT, 28 AAAA, 52 TLSA. Each query is bounded by settings.timeout
+  // and by `deadline` if that comes first.
+  boost::asio::awaitable<std::expected<DnsAnswer, DnsError>> query(std::string name, int rrtype,
+                                                                   Deadline deadline = Deadline::max());
+  // A and AAAA concurrently (text addresses, A first). An error only if no address was
+  // found and a query failed (NXDOMAIN/NODATA for both is an empty list, not an error).
+  boost::asio::awaitable<std::expected<std::vector<std::string>, DnsError>> query_addresses(
+      std::string name, Deadline deadline = Deadline::max());
 
   // Cancel all outstanding queries (shutdown): their awaiters resume with DnsErrorKind::resolver.
   void cancel_all();

@@ -32,6 +32,8 @@ struct FetchTrace {
 
 class PolicyFetcher {
  public:
+  // Throws std::runtime_error on unusable settings (missing or unreadable CA file).
+  // `dns` and the fetcher must outlive every fetch.
   PolicyFetcher(boost::asio::any_io_executor ex, DnsResolver& dns, FetchSettings settings);
   ~PolicyFetcher();
 

@@ -1,0 +1,236 @@
+// HTTPS GET of https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 sec. 3.3)
+// with Boost.Beast over OpenSSL. One deadline (settings.timeout) bounds the whole
+// fetch: DNS, each connect, the TLS handshake, the request and the response, so a
+// server trickling bytes still ends at the deadline. Addresses come from our own
+// DnsResolver, so the daemon's DNS settings apply, and are tried in order until one
+// accepts the TCP connection; what happens on that connection is final.
+// Limits: settings.max_body for the body, kHeaderLimit for the header. The body is
+// returned unparsed; redirects are never followed.
+#include "io/policy_fetcher.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
+#include "io/policy_response.hpp"
+
+namespace mtastsd::io {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using core::FailureType;
+using Result = std::expected<FetchedPolicy, core::FetchFailed>;
+
+constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";  // RFC 8461 sec. 3.3
+constexpr std::uint16_t kHttpsPort = 443;
+// Our own cap on the response header (RFC 8461 sets none); a policy host needs a few hundred bytes.
+constexpr std::uint32_t kHeaderLimit = 8 * 1024;
+#ifdef MTASTSD_VERSION
+constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
+#else
+constexpr std::string_view kUserAgent = "mtastsd";  // a bare product token (RFC 9110 sec. 10.1.5)
+#endif
+
+std::unexpected<core::FetchFailed> failure(FailureType type, std::string detail) {
+  return std::unexpected(core::FetchFailed{type, std::move(detail)});
+}
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
+  const auto address = ep.address().to_string();
+  return ep.address().is_v6() ? fmt::format("[{}]:{}", address, ep.port()) : fmt::format("{}:{}", address, ep.port());
+}
+
+// Handshake errors that mean the server offers no TLS 1.2 or later.
+bool is_protocol_version_error(const boost::system::error_code& ec) {
+  if (ec.category() != asio::error::get_ssl_category()) return false;
+  const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+  return reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION;
+}
+
+std::string name_text(const X509_NAME* name) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "?";
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return printable(std::string_view(data, static_cast<std::size_t>(std::max(len, 0L))));
+}
+
+std::string peer_certificate_text(SSL* ssl) {
+  std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), &X509_free);
+  if (!cert) return "none";
+  return fmt::format("{} issued by {}", name_text(X509_get_subject_name(cert.get())),
+                     name_text(X509_get_issuer_name(cert.get())));
+}
+
+std::string tls_version_text(SSL* ssl) {
+  std::string version = SSL_get_version(ssl);  // "TLSv1.3"
+  if (version.starts_with("TLSv")) version.replace(0, 4, "TLS ");
+  return version;
+}
+
+ssl::context make_tls_context(const FetchSettings& settings) {
+  ssl::context tls(ssl::context::tls_client);
+  // RFC 8996: TLS 1.0 and 1.1 must not be used.
+  if (SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION) != 1)
+    throw std::runtime_error("policy fetcher: cannot require TLS 1.2");
+  tls.set_verify_mode(ssl::verify_peer);
+  boost::system::error_code ec;
+  if (settings.ca_file.empty()) {
+    tls.set_default_verify_paths(ec);
+    if (ec) throw std::runtime_error(fmt::format("policy fetcher: system CA store: {}", ec.message()));
+    return tls;
+  }
+  // OpenSSL reports a missing file only as a generic error: say it plainly.
+  if (std::error_code fs_ec; !std::filesystem::is_regular_file(settings.ca_file, fs_ec))
+    throw std::runtime_error(fmt::format("policy fetcher: CA file \"{}\" does not exist or is not a file",
+                                         settings.ca_file));
+  tls.load_verify_file(settings.ca_file, ec);
+  if (ec) throw std::runtime_error(fmt::format("policy fetcher: CA file \"{}\": {}", settings.ca_file, ec.message()));
+  return tls;
+}
+
+}  // namespace
+
+struct PolicyFetcher::Impl {
+  Impl(asio::any_io_executor ex, DnsResolver& dns, FetchSettings settings)
+      : executor(std::move(ex)), dns(dns), settings(std::move(settings)), tls(make_tls_context(this->settings)) {
+    if (this->settings.timeout <= std::chrono::milliseconds::zero())
+      throw std::runtime_error("policy fetcher: timeout must be positive");
+  }
+
+  asio::awaitable<Result> fetch(std::string policy_domain, FetchTrace* trace);
+
+  asio::any_io_executor executor;
+  DnsResolver& dns;
+  FetchSettings settings;
+  ssl::context tls;  // shared by all fetches: CA store loaded once
+};
+
+asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, FetchTrace* trace) {
+  const auto deadline = std::chrono::steady_clock::now() + settings.timeout;
+  const std::string host = "mta-sts." + policy_domain;
+  const auto step = [&](std::string text) {
+    spdlog::debug("policy fetch {}: {}", host, text);
+    if (trace) trace->steps.push_back(std::move(text));
+  };
+  const auto fetch_error = [&](std::string detail) {
+    spdlog::debug("policy fetch {}: failed: {}", host, detail);
+    return failure(FailureType::sts_policy_fetch_error, std::move(detail));
+  };
+  const auto timed_out = [&](std::string_view during) {
+    return fetch_error(fmt::format("timeout after {} ms {}", settings.timeout.count(), during));
+  };
+  boost::system::error_code ec;
+  auto capture = asio::redirect_error(asio::use_awaitable, ec);  // non-const: Boost 1.74 needs an lvalue token
+
+  // ---- DNS ----
+  auto addresses = co_await dns.query_addresses(host, deadline);
+  if (!addresses)
+    co_return fetch_error(
+        fmt::format("resolving {}: {} ({})", host, to_string(addresses.error().kind), addresses.error().detail));
+  if (addresses->empty()) co_return fetch_error(fmt::format("no A or AAAA record for {}", host));
+  step(fmt::format("resolved {} to {}", host, fmt::join(*addresses, ", ")));
+
+  // ---- TCP: first address that accepts ----
+  beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
+  auto& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_at(deadline);  // one absolute deadline for every operation below
+  std::string connected_address;
+  std::string endpoint;
+  for (const auto& text : *addresses) {
+    const asio::ip::tcp::endpoint ep(asio::ip::make_address(text, ec), settings.port);
+    if (ec) continue;  // cannot happen: the resolver writes inet_ntop text
+    endpoint = endpoint_text(ep);
+    tcp.close();  // a failed connect leaves its socket open, and the next address may be of another family
+    co_await tcp.async_connect(ep, capture);
+    if (!ec) {
+      connected_address = text;
+      break;
+    }
+    if (ec == beast::error::timeout) co_return timed_out(fmt::format("connecting to {}", endpoint));
+    step(fmt::format("connect {} failed: {}", endpoint, ec.message()));
+  }
+  if (connected_address.empty())
+    co_return fetch_error(fmt::format("no address of {} accepted a connection ({})", host, ec.message()));
+  step(fmt::format("connected to {}", endpoint));
+
+  // ---- TLS: SNI and certificate name = the policy host (RFC 8461 sec. 3.3) ----
+  SSL* ssl = stream.native_handle();
+  if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1 || SSL_set1_host(ssl, host.c_str()) != 1)
+    co_return fetch_error(fmt::format("TLS setup for {} failed", host));
+  // RFC 6125 sec. 6.4.3: a wildcard matches a whole left-most label only.
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  co_await stream.async_handshake(ssl::stream_base::client, capture);
+  if (ec) {
+    if (ec == beast::error::timeout) co_return timed_out(fmt::format("in the TLS handshake with {}", endpoint));
+    if (const long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
+      auto detail = fmt::format("certificate of {} at {}: {}", host, endpoint, X509_verify_cert_error_string(verify));
+      spdlog::debug("policy fetch {}: failed: {}", host, detail);
+      co_return failure(FailureType::sts_webpki_invalid, std::move(detail));
+    }
+    if (is_protocol_version_error(ec)) {
+      auto detail = fmt::format("{} at {} offers no TLS 1.2 or later: {}", host, endpoint, ec.message());
+      spdlog::debug("policy fetch {}: failed: {}", host, detail);
+      co_return failure(FailureType::sts_webpki_invalid, std::move(detail));
+    }
+    co_return fetch_error(fmt::format("TLS handshake with {}: {}", endpoint, ec.message()));
+  }
+  step(fmt::format("{} handshake ok, certificate {}", tls_version_text(ssl), peer_certificate_text(ssl)));
+
+  // ---- HTTP/1.1 GET ----
+  http::request<http::empty_body> request{http::verb::get, kPolicyPath, 11};
+  request.set(http::field::host, settings.port == kHttpsPort ? host : fmt::format("{}:{}", host, settings.port));
+  request.set(http::field::user_agent, kUserAgent);
+  request.set(http::field::connection, "close");
+  co_await http::async_write(stream, request, capture);
+  if (ec == beast::error::timeout) co_return timed_out(fmt::format("sending the request to {}", endpoint));
+  if (ec) co_return fetch_error(fmt::format("sending the request to {}: {}", endpoint, ec.message()));
+
+  // The header first: status and media type decide before any body is read.
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(settings.max_body);  // RFC 8461 sec. 3.3 suggests 64 KiB
+  co_await http::async_read_header(stream, buffer, parser, capture);
+  // A Content-Length over the limit fails here, after the header was parsed.
+  const bool body_too_large = ec == http::error::body_limit;
+  if (ec == beast::error::timeout) co_return timed_out(fmt::format("reading the response from {}", endpoint));
+  if (ec && !body_too_large)
+    co_return fetch_error(fmt::format("reading the response header from {}: {}", endpoint, ec.message()));
+
+  const auto& response = parser.get();
+  const std::string content_type(response[http::field::content_type]);
+  if (auto rejected = check_policy_response(response.result_int(), response[http::field::location], content_type)) {
+    spdlog::debug("policy fetch {}: failed: {}", host, rejected->detail);
+    co_return std::unexpected(std::move(*rejected));
+  }
+  const auto too_large = [&] { return fetch_error(fmt::format("body exceeds {} bytes", settings.max_body)); };
+  if (body_too_large) co_return too_large();
+
+  co_await http::async_read(stream, buffer, parser, capture);
+  if (ec == http::error::body_limit) co_return too_large();
+  if (ec == beast::error::timeout) co_return timed_out(fmt::format("reading the body from {}", endpoint));
+  if (ec) co_return fetch_error(fmt::format("reading the body from {}: {}", endpoint, ec.message()));
+
+  FetchedPolicy fetched{parser.release().body(), content_type, connected_address};
+  step(fmt::format("HTTP 200 {} {} bytes", printable(content_type), fetched.body.size()));
+  // No TLS close_notify: the whole body is in (its length is known, or the server's
+  // close_notify ended it), and "Connection: close" means no reuse.
+  co_return fetched;
+}
+
+PolicyFetcher::PolicyFetcher(asio::any_io_executor ex, DnsResolver& dns, FetchSettings settings)
+    : impl_(std::make_unique<Impl>(std::move(ex), dns, std::move(settings))) {}
+
+PolicyFetcher::~PolicyFetcher() = default;
+
+asio::awaitable<Result> PolicyFetcher::fetch(std::string policy_domain, FetchTrace* trace) {
+  co_return co_await impl_->fetch(std::move(policy_domain), trace);
+}
+
+}  // namespace mtastsd::io
