@@ -34,7 +34,7 @@ ZONES = {
 #   nginx-untrusted  certificate from a CA that is not in mtastsd's fetch.ca_file
 #   nginx-expired    certificate whose validity ended in the past
 #   hang             TLS handshake done, request read, never answered
-#   trickle          200 headers, then one body byte every 200 ms, forever
+#   trickle          200 headers (Content-Length 1000), then one body byte every 200 ms
 #   delay:N          answers the policy normally after N seconds
 #   tcp-hang         TCP accepted, TLS never started
 NGINX_BEHAVIOURS = {"nginx", "nginx-redirect", "nginx-wrong-name", "nginx-untrusted", "nginx-expired"}

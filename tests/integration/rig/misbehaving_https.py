@@ -5,7 +5,8 @@ Usage: misbehaving_https.py CONFIG.json. The configuration names the TLS listen 
 certificate, the policy directory (www/<domain>/.well-known/mta-sts.txt, as nginx uses) and,
 per Host header (mta-sts.<domain>), a behaviour:
   hang       read the request, never answer
-  trickle    send 200 headers, then one body byte every 200 ms until the client goes away
+  trickle    send 200 headers announcing a 1000-byte body (under any size cap), then one byte
+             every 200 ms until the client goes away
   delay:N    wait N seconds, then answer the policy file normally
 It also holds a plain TCP listener that accepts and never speaks (no TLS handshake).
 Every request is logged as one line `REQUEST <host> <path>` on stdout, flushed at once, so
@@ -53,7 +54,7 @@ class Server:
             if behaviour == "hang":
                 await reader.read()  # until the client closes
             elif behaviour == "trickle":
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n")
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n")
                 while True:
                     writer.write(b"x")
                     await writer.drain()
