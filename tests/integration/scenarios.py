@@ -36,6 +36,8 @@ ZONES = {
 #   hang             TLS handshake done, request read, never answered
 #   trickle          200 headers (Content-Length 1000), then one body byte every 200 ms
 #   delay:N          answers the policy normally after N seconds
+#   chunked          200 with the body in chunks (Transfer-Encoding: chunked)
+#   truncated        Content-Length of the body, half the body, then the connection closes
 #   tcp-hang         TCP accepted, TLS never started
 NGINX_BEHAVIOURS = {"nginx", "nginx-redirect", "nginx-wrong-name", "nginx-untrusted", "nginx-expired"}
 
@@ -132,6 +134,8 @@ SCENARIOS: list[Scenario] = [
     _std("trickle.example", "trickle1", server="trickle"),
     _std("tcp-hang.example", "tcphang1", server="tcp-hang"),
     _std("no-host.example", "nohost1", mta_sts_host=False),  # mta-sts.<domain> does not resolve
+    _std("chunked.example", "chunk1", server="chunked"),
+    _std("truncated.example", "trunc1", server="truncated"),
 
     # --- RFC 8461 sec. 3.3, 5.1: cache behaviour (each test mutates only its own domain) ---
     _std("idchange.example", "old1"),

@@ -35,7 +35,12 @@ def test_redirect_is_not_followed(mtastsd, rig):
     assert rig.web.request_count("valid.example") == target_requests  # the Location was not fetched
 
 
-@pytest.mark.parametrize("domain", ["notfound404.example", "huge.example", "no-host.example"])
+def test_chunked_response_is_accepted(mtastsd):
+    assert mtastsd.lookup("chunked.example") == sc.secure_answer("chunked.example")
+
+
+@pytest.mark.parametrize("domain", ["notfound404.example", "huge.example", "no-host.example",
+                                    "truncated.example"])
 def test_fetch_errors(mtastsd, domain):
     assert_failure(mtastsd, domain, "sts-policy-fetch-error")
 

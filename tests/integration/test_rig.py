@@ -179,6 +179,17 @@ def test_delay_server_answers_after_delay(rig):
     assert time.monotonic() - start >= 1.4
 
 
+def test_chunked_server_sends_chunks(rig):
+    status, headers, body = https_get(rig, "chunked.example")
+    assert status == 200 and headers["transfer-encoding"] == "chunked"
+    assert body.startswith(b"7\r\nversion") and body.endswith(b"0\r\n\r\n")
+
+
+def test_truncated_server_sends_half(rig):
+    status, headers, body = https_get(rig, "truncated.example")
+    assert status == 200 and len(body) == int(headers["content-length"]) // 2
+
+
 def test_hang_server_never_answers(rig):
     with pytest.raises(TimeoutError):
         https_get(rig, "hang.example", timeout=1.0)

@@ -149,3 +149,12 @@ def test_a_thousand_concurrent_connections(mtastsd):
     finally:
         for s in sockets:
             s.close()
+
+
+def test_idle_connections_are_closed(start_mtastsd):
+    instance = start_mtastsd({"server": {"idle_timeout": "1s"}}, name="idle")
+    with SocketmapClient(instance.socket, timeout=10) as client:
+        assert client.lookup("no-record.example") == "NOTFOUND "
+        start = time.monotonic()
+        assert client.closed_by_peer()
+        assert 0.9 <= time.monotonic() - start < 5

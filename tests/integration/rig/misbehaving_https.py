@@ -8,6 +8,8 @@ per Host header (mta-sts.<domain>), a behaviour:
   trickle    send 200 headers announcing a 1000-byte body (under any size cap), then one byte
              every 200 ms until the client goes away
   delay:N    wait N seconds, then answer the policy file normally
+  chunked    answer the policy file with Transfer-Encoding: chunked (valid HTTP/1.1)
+  truncated  announce the policy file's length, send half of it, close the connection
 It also holds a plain TCP listener that accepts and never speaks (no TLS handshake).
 Every request is logged as one line `REQUEST <host> <path>` on stdout, flushed at once, so
 tests can count fetches."""
@@ -62,6 +64,20 @@ class Server:
             elif behaviour.startswith("delay:"):
                 await asyncio.sleep(float(behaviour.split(":", 1)[1]))
                 await self.serve_file(writer, host, path)
+            elif behaviour == "chunked":
+                body = self.policy(host)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                             b"Connection: close\r\n\r\n")
+                for i in range(0, len(body), 7):
+                    chunk = body[i:i + 7]
+                    writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+            elif behaviour == "truncated":
+                body = self.policy(host)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:len(body) // 2])
+                await writer.drain()
             else:
                 writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 await writer.drain()
@@ -70,9 +86,14 @@ class Server:
         finally:
             writer.close()
 
+    def policy_file(self, host):
+        return self.www / host.removeprefix("mta-sts.") / ".well-known" / "mta-sts.txt"
+
+    def policy(self, host):
+        return self.policy_file(host).read_bytes()
+
     async def serve_file(self, writer, host, path):
-        domain = host.removeprefix("mta-sts.")
-        file = self.www / domain / ".well-known" / "mta-sts.txt"
+        file = self.policy_file(host)
         if path != "/.well-known/mta-sts.txt" or not file.is_file():
             writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         else:
