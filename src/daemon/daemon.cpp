@@ -1,6 +1,8 @@
 // Daemon wiring and lifecycle; see the header.
 #include "daemon/daemon.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,6 +24,25 @@ std::chrono::milliseconds drain_deadline(const Config& c) { return c.reply_deadl
 // Flush interval for the MDB_NOSYNC environment: a crash of the machine (not of
 // the process) loses at most this much.
 constexpr std::chrono::seconds kSyncInterval{1};
+
+// With a trust anchor, libunbound validates every answer; behind a resolver that
+// strips DNSSEC records every answer is then bogus and no policy is ever found.
+// Say so once at start-up instead of leaving admins to read per-domain failures.
+asio::awaitable<void> check_dnssec_path(io::DnsResolver& dns) {
+  // A name that cannot exist in the root zone: its signed denial proves the chain.
+  constexpr int kTypeTxt = 16;
+  auto root = co_await dns.query("mtastsd-dnssec-check.", kTypeTxt);
+  if (root && root->secure) {
+    spdlog::info("DNSSEC validation works (signed denial from the root zone)");
+  } else if (!root && root.error().kind == io::DnsErrorKind::bogus) {
+    spdlog::error("DNSSEC validation fails for the root zone ({}): the resolver path strips or breaks DNSSEC, so "
+                  "every lookup will fail; use a DNSSEC-capable resolver (dns.forwarders) or set "
+                  "dns.trust_anchor_file = \"\" to turn validation off",
+                  root.error().detail);
+  } else if (!root) {
+    spdlog::warn("DNS self-check (root zone) failed: {}: {}", io::to_string(root.error().kind), root.error().detail);
+  }
+}
 }  // namespace
 
 int run_daemon(const Config& config) {
@@ -81,6 +102,7 @@ int run_daemon(const Config& config) {
 
   server.start();
   refresher.start();
+  if (!config.dns.trust_anchor_file.empty()) asio::co_spawn(io, check_dnssec_path(*dns), asio::detached);
   schedule_sync();
   spdlog::info("mtastsd ready ({} listener(s), config {})", config.listen.size(), config.source);
   io.run();
