@@ -1,6 +1,10 @@
 // Daemon wiring and lifecycle; see the header.
 #include "daemon/daemon.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -45,7 +49,20 @@ asio::awaitable<void> check_dnssec_path(io::DnsResolver& dns) {
 }
 }  // namespace
 
+// Every socketmap client holds a descriptor (Postfix: up to the sum of smtp
+// maxproc, 100 per transport by default); the usual soft limit of 1024 is too low.
+static void raise_fd_limit(std::size_t wanted) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  const rlim_t target = std::min<rlim_t>(lim.rlim_max, static_cast<rlim_t>(wanted));
+  if (lim.rlim_cur >= target) return;
+  lim.rlim_cur = target;
+  if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("cannot raise the open files limit to {}", target);
+}
+
 int run_daemon(const Config& config) {
+  // Connections plus listeners, LMDB, DNS and fetches in flight.
+  raise_fd_limit(config.max_connections + 256);
   auto store = io::PolicyStore::open({config.state_dir + "/cache", config.cache_map_size, false});
   if (!store) {
     spdlog::critical("cannot open the cache in {}/cache: {}", config.state_dir, store.error().detail);
