@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -60,10 +61,26 @@ static void raise_fd_limit(std::size_t wanted) {
   if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("cannot raise the open files limit to {}", target);
 }
 
+// A cache file that is not LMDB (or from an incompatible LMDB) must not keep the
+// daemon down: while it is down Postfix defers every delivery. Move it aside and
+// start empty; cached policies are lost, mail flows.
+static std::expected<std::unique_ptr<io::PolicyStore>, io::StoreError> open_store(const Config& config) {
+  const io::StoreSettings settings{config.state_dir + "/cache", config.cache_map_size, false};
+  auto store = io::PolicyStore::open(settings);
+  if (store || store.error().kind != io::StoreErrorKind::corrupt) return store;
+  const std::string file = io::PolicyStore::data_file(settings.directory);
+  const std::string aside = fmt::format("{}.unusable-{}", file, util::to_unix(util::system_now()));
+  spdlog::error("{}; moving it to {} and starting with an empty cache", store.error().detail, aside);
+  std::error_code ec;
+  std::filesystem::rename(file, aside, ec);
+  std::filesystem::remove(file + "-lock", ec);
+  return io::PolicyStore::open(settings);
+}
+
 int run_daemon(const Config& config) {
   // Connections plus listeners, LMDB, DNS and fetches in flight.
   raise_fd_limit(config.max_connections + 256);
-  auto store = io::PolicyStore::open({config.state_dir + "/cache", config.cache_map_size, false});
+  auto store = open_store(config);
   if (!store) {
     spdlog::critical("cannot open the cache in {}/cache: {}", config.state_dir, store.error().detail);
     return 1;
