@@ -49,10 +49,10 @@ std::unexpected<StoreError> lmdb_failure(const std::string& path, std::string_vi
 std::unexpected<StoreError> open_failure(const std::string& path, const lmdb::Error& e) {
   switch (e.code) {
     case MDB_INVALID:
-      return store_error(StoreErrorKind::open_failed,
+      return store_error(StoreErrorKind::corrupt,
                          path + " is not an LMDB database (move it away; mtastsd creates a new cache)");
     case MDB_VERSION_MISMATCH:
-      return store_error(StoreErrorKind::open_failed, path + " was written by an incompatible LMDB version");
+      return store_error(StoreErrorKind::corrupt, path + " was written by an incompatible LMDB version");
     case EACCES:
       return store_error(StoreErrorKind::open_failed,
                          path + ": permission denied (LMDB readers need write access to " + path + "-lock)");
@@ -85,6 +85,10 @@ std::expected<core::CacheRecord, StoreError> decode_value(std::string_view domai
 
 }  // namespace
 
+std::string PolicyStore::data_file(const std::string& directory) {
+  return (fs::path(directory) / kEnvFile).string();
+}
+
 std::string_view to_string(StoreErrorKind k) {
   switch (k) {
     case StoreErrorKind::open_failed: return "open_failed";
@@ -115,7 +119,7 @@ struct PolicyStore::Impl {
 };
 
 std::expected<std::unique_ptr<PolicyStore>, StoreError> PolicyStore::open(const StoreSettings& settings) {
-  const std::string path = (fs::path(settings.directory) / kEnvFile).string();
+  const std::string path = data_file(settings.directory);
   lmdb::EnvOptions options{.path = path, .flags = MDB_NOSUBDIR | MDB_NOTLS, .max_dbs = kMaxTables, .mode = kFileMode};
   if (settings.read_only) {
     std::error_code ec;

@@ -17,7 +17,9 @@ namespace mtastsd::io {
 enum class StoreErrorKind {
   open_failed,   // cannot create/open the environment (permissions, corrupt file)
   map_full,      // MDB_MAP_FULL: write refused, reads still work
-  corrupt,       // a record that does not decode (the caller treats it as absent)
+  corrupt,       // a record that does not decode (the caller treats it as absent), or at
+                 // open: the file is not a (compatible) LMDB environment
+
   io,            // any other LMDB error
   read_only,     // write attempted on a read-only store
 };
@@ -36,6 +38,8 @@ struct StoreSettings {
 class PolicyStore {
  public:
   static std::expected<std::unique_ptr<PolicyStore>, StoreError> open(const StoreSettings& settings);
+  // The environment's data file in `directory` (for moving an unusable one aside).
+  static std::string data_file(const std::string& directory);
   ~PolicyStore();
 
   // nullopt = no record. A corrupt record is StoreErrorKind::corrupt.

@@ -230,18 +230,19 @@ void write_garbage(const std::string& path) {
   for (int i = 0; i < 512; ++i) out << "this is not an LMDB database\n";
 }
 
-TEST_F(PolicyStoreTest, GarbageFileIsOpenFailed) {
+TEST_F(PolicyStoreTest, GarbageFileIsReportedCorrupt) {
   fs::create_directories(dir_);
   write_garbage(db_path());
   auto store = PolicyStore::open(StoreSettings{dir_, 1u << 20, false});
   ASSERT_FALSE(store.has_value());
-  EXPECT_EQ(store.error().kind, StoreErrorKind::open_failed);
+  EXPECT_EQ(store.error().kind, StoreErrorKind::corrupt);
   EXPECT_NE(store.error().detail.find("is not an LMDB database"), std::string::npos) << store.error().detail;
 
   auto reader = PolicyStore::open(StoreSettings{dir_, 0, true});
   ASSERT_FALSE(reader.has_value());
-  EXPECT_EQ(reader.error().kind, StoreErrorKind::open_failed);
+  EXPECT_EQ(reader.error().kind, StoreErrorKind::corrupt);
   EXPECT_NE(reader.error().detail.find("is not an LMDB database"), std::string::npos) << reader.error().detail;
+  EXPECT_EQ(PolicyStore::data_file(dir_), db_path());
 }
 
 TEST_F(PolicyStoreTest, ReadOnlyWithoutCacheIsOpenFailedAndCreatesNothing) {
