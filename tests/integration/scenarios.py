@@ -148,6 +148,11 @@ SCENARIOS: list[Scenario] = [
     Scenario("x.longneg.example"),  # NXDOMAIN, negative TTL 86400 s (unbound passes on at most 3600)
     Scenario("x.midneg.example"),   # NXDOMAIN in a zone whose negative TTL is 300 s
 
+    # --- background maintenance and damaged state (test_maintenance.py) ---
+    _std("refresh.example", "refresh1", policy=enforce("refresh.example", max_age=4)),
+    _std("corrupt-record.example", "corrupt1"),
+    _std("corrupt-file.example", "cfile1"),
+
     # --- socketmap / mtastsctl ---
     _std("ctl-a.example", "ctla1"),
     _std("ctl-b.example", "ctlb1"),
