@@ -43,12 +43,12 @@ _announced_skip: list[str] = []
 
 @pytest.fixture
 def root(capsys) -> Path:
-    found = _root_or_reason()
-    if isinstance(found, str):
-        if not _announced_skip:  # once per session, past the capture, so nobody misses it
+    with capsys.disabled():  # past the capture: the first build's progress, the skip reason
+        found = _root_or_reason()
+        if isinstance(found, str) and not _announced_skip:  # once per session, nobody misses it
             _announced_skip.append(found)
-            with capsys.disabled():
-                print(f"\nSKIPPED Postfix 3.10 stage: {found}", file=sys.stderr)
+            print(f"\nSKIPPED Postfix 3.10 stage: {found}", file=sys.stderr)
+    if isinstance(found, str):
         pytest.skip(f"Postfix 3.10 stage: {found}")
     return found
 

@@ -228,7 +228,7 @@ def _candidate_versions(state: Path, mirror: str) -> dict[str, Optional[str]]:
     update = subprocess.run(_with_network(["apt-get", *options, "-q", "update"]), capture_output=True,
                             text=True, timeout=APT_UPDATE_TIMEOUT)
     # apt-get update exits 0 after some fetch errors; the W:/E: lines say whether it got the suite.
-    problems = [l for l in update.stderr.splitlines() if l.startswith(("E:", "W:")) and "unsandboxed" not in l]
+    problems = [line for line in update.stderr.splitlines() if line.startswith(("E:", "W:"))]
     if update.returncode != 0 or problems:
         raise TrixieUnavailable(f"the Debian mirror did not serve {SUITE}: {' '.join(problems)[-400:]}")
     policy = subprocess.run(["apt-cache", *options, "policy", *PACKAGES], capture_output=True, text=True,
@@ -386,7 +386,7 @@ def ensure_trixie_root() -> Path:
 # ---- running programs in the root ---------------------------------------------------------------
 
 # $1 = root, $2 = resolv.conf or "", then pairs "host path" "path inside" up to "--", then argv.
-_CHROOT_SCRIPT = r"""set -e
+_CHROOT_SCRIPT = rf"""set -e
 root=$1 resolv=$2; shift 2
 mount --bind "$root" "$root"
 mount -o remount,bind,ro "$root"
@@ -396,7 +396,7 @@ mount -t tmpfs -o mode=1777,size=64m tmpfs "$root/tmp"
 [ -z "$resolv" ] || mount --bind -o ro "$resolv" "$root/etc/resolv.conf"
 while [ "$1" != "--" ]; do mount --bind "$1" "$root$2"; shift 2; done
 shift
-PATH=/usr/sbin:/usr/bin:/sbin:/bin exec chroot "$root" "$@"
+PATH={SYSTEM_PATH} exec chroot "$root" "$@"
 """
 
 
