@@ -251,7 +251,7 @@ def availability(root: Optional[Path] = None) -> tuple[bool, str]:
     if is_built(root):
         return True, f"cached at {root}"
     try:
-        return True, _check_preconditions(root)
+        return True, f"can be built from {_check_preconditions(root)}"
     except TrixieUnavailable as e:
         return False, str(e)
 
