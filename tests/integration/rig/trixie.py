@@ -12,11 +12,10 @@ Build (ensure_trixie_root): once per machine, under an fcntl lock (concurrent te
      `debootstrap --second-stage` configures the packages inside the chroot: no service starts.
   3. A stamp file with the package list and the format version is written last and ROOT.tmp is
      renamed to ROOT. A missing or different stamp means: rebuild.
-  Only the download steps (private apt update, first stage) need the network. The tests run in
-  a network namespace with nothing but lo, so these two run in the network namespace of the
-  process that started pytest (`nsenter --net=/proc/PPID/ns/net`: the `run` script, or the
-  shell or ctest that ran pytest directly), and only they do; the rest of the build and every
-  test command stay in the tests' namespace. Debian's archive is the only host contacted.
+  Only the download steps (private apt update, first stage) need the network, so the root is
+  built as an install step by scripts/test (`trixie.py ensure`) before the tests enter their
+  namespace; inside it (nothing but lo) a missing root is TrixieUnavailable: the 3.10 tests
+  skip loudly. Debian's archive is the only host contacted.
   Files beside the root: ROOT.lock, ROOT.build.log, ROOT.debs (downloaded packages, reused by a
   rebuild), ROOT.apt (private apt lists).
 
@@ -180,14 +179,18 @@ def debian_mirror(sources: Sequence[AptSource], codename: Optional[str]) -> Opti
 # ---- preconditions ------------------------------------------------------------------------------
 
 def _with_network(argv: Sequence[str]) -> list[str]:
-    """argv, run in the network namespace of the process that started this one (the `run`
-    script, ctest, a shell) when that differs from ours: the tests' namespace has only lo."""
-    parent_namespace = f"/proc/{os.getppid()}/ns/net"
-    try:
-        isolated = os.readlink("/proc/self/ns/net") != os.readlink(parent_namespace)
-    except OSError:
-        isolated = False  # the parent's namespace is out of reach: try from here, fail visibly
-    return ["nsenter", f"--net={parent_namespace}", "--", *argv] if isolated else list(argv)
+    """argv for a step that downloads. Tests never reach outside their namespace, so inside it
+    (only lo) the root cannot be built: scripts/test builds it beforehand (`trixie.py ensure`)."""
+    if _isolated():
+        raise TrixieUnavailable("the trixie root is not built and this network namespace has no route "
+                                "to the Debian mirror; build it first outside the tests: "
+                                "/usr/bin/python3 tests/integration/rig/trixie.py ensure (scripts/test does)")
+    return list(argv)
+
+
+def _isolated() -> bool:
+    """True in a network namespace with nothing but loopback (the tests' namespace)."""
+    return set(os.listdir("/sys/class/net")) <= {"lo"}
 
 
 def _debootstrap_script() -> Optional[Path]:
@@ -260,7 +263,7 @@ def _check_preconditions(root: Path) -> str:
     """Raises TrixieUnavailable with the reason; returns the mirror URI."""
     if os.geteuid() != 0:
         raise TrixieUnavailable("building the trixie root needs root (debootstrap, chroot)")
-    for tool in ("unshare", "nsenter", "chroot", "mount"):
+    for tool in ("unshare", "chroot", "mount"):
         if shutil.which(tool) is None:
             raise TrixieUnavailable(f"{tool} (util-linux/coreutils) is missing")
     if not KEYRING.is_file():
