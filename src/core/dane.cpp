@@ -146,12 +146,12 @@ std::optional<DaneVerdict> dane_verdict_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-std::optional<std::string_view> dane_policy_level(DaneVerdict v) {
+std::optional<SocketmapReply> dane_reply(DaneVerdict v, std::string_view reason) {
   switch (v) {
-    case DaneVerdict::dane: return "dane";
-    case DaneVerdict::dane_only: return "dane-only";
-    case DaneVerdict::not_applicable:
-    case DaneVerdict::temp_error: break;
+    case DaneVerdict::dane: return SocketmapReply{ReplyStatus::ok, "dane"};
+    case DaneVerdict::dane_only: return SocketmapReply{ReplyStatus::ok, "dane-only"};
+    case DaneVerdict::temp_error: return SocketmapReply{ReplyStatus::temp, fmt::format("DANE: {}", reason)};
+    case DaneVerdict::not_applicable: break;
   }
   return std::nullopt;
 }

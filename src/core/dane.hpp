@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "core/answer.hpp"
 #include "util/clock.hpp"
 
 namespace mtastsd::core {
@@ -45,8 +46,11 @@ enum class DaneVerdict {
 };
 std::string_view to_string(DaneVerdict v);  // "not_applicable", "dane", "dane_only", "temp_error"
 std::optional<DaneVerdict> dane_verdict_from_string(std::string_view s);
-// The smtp_tls_policy_maps level (postconf(5)): "dane" / "dane-only"; nullopt otherwise.
-std::optional<std::string_view> dane_policy_level(DaneVerdict v);
+// The socketmap reply for a verdict: dane_only -> "OK dane-only", dane -> "OK dane"
+// (smtp_tls_policy_maps levels, postconf(5)); temp_error -> "TEMP DANE: <reason>",
+// so Postfix defers the mail (RFC 7672 sec. 2.1.1: an unknown DANE status must not
+// fall back to weaker security); not_applicable -> nullopt: MTA-STS decides.
+std::optional<SocketmapReply> dane_reply(DaneVerdict v, std::string_view reason);
 
 struct DaneHost {
   std::string host;

@@ -56,17 +56,6 @@ asio::awaitable<void> wait_for(AnyFlight& flight, const asio::any_io_executor& e
   std::erase(flight.waiters, &wait);
 }
 
-// dane_only/dane -> the Postfix level; temp_error -> TEMP (Postfix defers the mail:
-// an unknown DANE status must not fall back to MTA-STS or plain TLS, RFC 7672
-// sec. 2.1.1); not_applicable -> nullopt, MTA-STS decides.
-std::optional<core::SocketmapReply> reply_for_dane(const core::DaneState& state) {
-  if (const auto level = core::dane_policy_level(state.verdict))
-    return core::SocketmapReply{core::ReplyStatus::ok, std::string(*level)};
-  if (state.verdict == core::DaneVerdict::temp_error)
-    return core::SocketmapReply{core::ReplyStatus::temp, "DANE: " + state.reason};
-  return std::nullopt;
-}
-
 }  // namespace
 
 LookupService::LookupService(asio::any_io_executor ex, const Config& config, io::PolicyStore& store,
@@ -168,7 +157,7 @@ asio::awaitable<std::optional<core::SocketmapReply>> LookupService::dane_reply(c
                                                                                  Deadline deadline) {
   if (plan.action == core::DaneAction::use_cached) {
     if (plan.refresh_in_background) start_dane_flight(domain);
-    co_return reply_for_dane(*record->dane);
+    co_return core::dane_reply(record->dane->verdict, record->dane->reason);
   }
   auto flight = start_dane_flight(domain);
   co_await wait_for(*flight, ex_, deadline);
@@ -178,7 +167,7 @@ asio::awaitable<std::optional<core::SocketmapReply>> LookupService::dane_reply(c
     co_return core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup in progress"};
   }
   if (!flight->result) co_return core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup failed"};
-  co_return reply_for_dane(*flight->result);
+  co_return core::dane_reply(flight->result->verdict, flight->result->reason);
 }
 
 std::shared_ptr<LookupService::DaneFlight> LookupService::start_dane_flight(const std::string& domain) {

@@ -247,15 +247,18 @@ TEST(DecideDane, TtlIsTheLowestOfTheAnswersUsed) {
   EXPECT_EQ(d.ttl, Seconds(100));
 }
 
-TEST(DaneVerdictNames, RoundTripAndPolicyLevels) {
+TEST(DaneVerdictNames, RoundTrip) {
   for (DaneVerdict v :
        {DaneVerdict::not_applicable, DaneVerdict::dane, DaneVerdict::dane_only, DaneVerdict::temp_error})
     EXPECT_EQ(dane_verdict_from_string(to_string(v)), v);
   EXPECT_FALSE(dane_verdict_from_string("dane-only").has_value());
-  EXPECT_EQ(dane_policy_level(DaneVerdict::dane), "dane");
-  EXPECT_EQ(dane_policy_level(DaneVerdict::dane_only), "dane-only");
-  EXPECT_FALSE(dane_policy_level(DaneVerdict::not_applicable).has_value());
-  EXPECT_FALSE(dane_policy_level(DaneVerdict::temp_error).has_value());
+}
+
+TEST(DaneReply, PostfixLevelsTempOrNothing) {
+  EXPECT_EQ(encode_reply(*dane_reply(DaneVerdict::dane_only, "x")), "OK dane-only");
+  EXPECT_EQ(encode_reply(*dane_reply(DaneVerdict::dane, "x")), "OK dane");
+  EXPECT_EQ(encode_reply(*dane_reply(DaneVerdict::temp_error, "MX lookup failed")), "TEMP DANE: MX lookup failed");
+  EXPECT_FALSE(dane_reply(DaneVerdict::not_applicable, "x").has_value());
 }
 
 }  // namespace
