@@ -183,7 +183,7 @@ asio::awaitable<void> LookupService::run_dane_flight(std::string domain, std::sh
   try {
     core::DaneDecision decision = co_await discover_dane(dns_, domain);
     if (decision.verdict == core::DaneVerdict::temp_error)
-      spdlog::warn("{}: DANE status unknown, deferring mail for {}s: {} ({})", domain,
+      spdlog::warn("{}: DANE status unknown, answering TEMP for {}s: {} ({})", domain,
                    config_.cache.dns_error_retry.count(), decision.reason, decision.detail);
     // Re-read: lookups and MTA-STS resolutions may have written meanwhile; only the DANE state is ours.
     const auto current = read_record(domain);
