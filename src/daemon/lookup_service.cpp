@@ -117,7 +117,8 @@ asio::awaitable<core::SocketmapReply> LookupService::answer(const core::Socketma
       write_record(domain, *record);
     }
     std::shared_ptr<Flight> flight;
-    if (profile.dane) {
+    // DANE for relays ("[host]", "host:port"; RFC 7672 sec. 2.2.2) is left to Postfix's own settings.
+    if (profile.dane && hop.bare) {
       const auto dane_plan = core::plan_dane(cached, now);
       // A cold DANE resolution and a cold MTA-STS one run side by side.
       if (dane_plan.action == core::DaneAction::resolve && plan.answer == core::LookupAnswer::resolve)

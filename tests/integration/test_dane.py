@@ -60,6 +60,12 @@ def test_without_usable_secure_tlsa_mta_sts_decides(mtastsd, domain):
     assert mtastsd.cache_show(domain)["dane"]["verdict"] == "not_applicable"
 
 
+@pytest.mark.parametrize("key", ["[dane-all.example]", "[dane-all.example]:587", "dane-all.example:25"])
+def test_relay_keys_are_left_to_mta_sts(mtastsd, key):
+    # Not routed by MX to port 25 (RFC 7672 sec. 2.2.2): no verdict is made for these keys.
+    assert mtastsd.lookup(key, name=DANE) == sc.secure_answer("dane-all.example")
+
+
 def test_profile_without_dane_answers_mta_sts_for_a_dane_domain(mtastsd):
     assert mtastsd.lookup("dane-all.example", name=DANE) == "OK dane-only"
     # Same daemon and cache, a profile without dane: MTA-STS as before.
