@@ -3,6 +3,8 @@
 // Times are unix seconds (sub-second parts are dropped); the parsed policy is stored as fields, so decoding never
 // re-runs the policy parser. Decoding checks every field's presence, type and range
 // and turns anything unexpected into CacheRecordCorrupt; it never throws.
+// Format 2 adds "dane" (null, or the cached DANE verdict); format 1 records
+// decode with no DANE state, so an upgrade keeps every cached policy.
 // Limit: strings that are not valid UTF-8 (a policy body or an error detail taken
 // from the network) are stored with U+FFFD replacements, since JSON text is UTF-8.
 #include "core/cache_record.hpp"
@@ -21,6 +23,8 @@ using Json = nlohmann::json;
 // A record holds at most a 64 KiB policy body (RFC 8461 sec. 3.3) twice (text and
 // lines) plus short fields; anything far larger is not one of ours.
 constexpr std::size_t kMaxEncodedRecord = 1u << 20;
+// The last format without DANE state.
+constexpr int kFormatWithoutDane = 1;
 
 // Local spelling of the policy modes (RFC 8461 sec. 3.2), kept here so the cache
 // format does not depend on the policy parser's translation unit.
@@ -136,6 +140,29 @@ std::expected<std::optional<FailureType>, CacheRecordCorrupt> read_failure(const
   return type;
 }
 
+std::expected<bool, CacheRecordCorrupt> read_bool(const Json& obj, const char* key) {
+  auto m = member(obj, key);
+  if (!m) return Corrupt(m.error());
+  if (!(*m)->is_boolean()) return corrupt(std::string("field \"") + key + "\" is not a boolean");
+  return (*m)->get<bool>();
+}
+
+std::expected<std::vector<DaneHost>, CacheRecordCorrupt> read_dane_hosts(const Json& obj) {
+  auto m = member(obj, "hosts");
+  if (!m) return Corrupt(m.error());
+  if (!(*m)->is_array()) return corrupt("field \"dane.hosts\" is not an array");
+  std::vector<DaneHost> hosts;
+  for (const Json& item : **m) {
+    if (!item.is_object()) return corrupt("field \"dane.hosts\" holds a non-object");
+    auto host = read_string(item, "host");
+    if (!host) return Corrupt(host.error());
+    auto usable = read_bool(item, "usable_tlsa");
+    if (!usable) return Corrupt(usable.error());
+    hosts.push_back({std::move(*host), *usable});
+  }
+  return hosts;
+}
+
 // Moves one field's value into `out`, or keeps the first error in `err`; keeps decode() flat.
 template <typename T, typename R>
 void take(R&& result, T& out, std::optional<CacheRecordCorrupt>& err) {
@@ -144,6 +171,37 @@ void take(R&& result, T& out, std::optional<CacheRecordCorrupt>& err) {
     err = std::move(result.error());
   else
     out = std::move(*result);
+}
+
+std::expected<std::optional<DaneState>, CacheRecordCorrupt> read_dane(const Json& obj) {
+  auto m = member(obj, "dane");
+  if (!m) return Corrupt(m.error());
+  const Json& d = **m;
+  if (d.is_null()) return std::optional<DaneState>{};
+  if (!d.is_object()) return corrupt("field \"dane\" is neither null nor an object");
+  DaneState state;
+  auto verdict = read_string(d, "verdict");
+  if (!verdict) return Corrupt(verdict.error());
+  const auto parsed = dane_verdict_from_string(*verdict);
+  if (!parsed) return corrupt("unknown DANE verdict \"" + *verdict + "\"");
+  state.verdict = *parsed;
+  std::optional<CacheRecordCorrupt> err;
+  take(read_string(d, "reason"), state.reason, err);
+  take(read_time(d, "checked_at"), state.checked_at, err);
+  take(read_time(d, "valid_until"), state.valid_until, err);
+  take(read_dane_hosts(d), state.hosts, err);
+  if (err) return Corrupt(std::move(*err));
+  return state;
+}
+
+Json dane_json(const DaneState& state) {
+  Json hosts = Json::array();
+  for (const DaneHost& h : state.hosts) hosts.push_back({{"host", h.host}, {"usable_tlsa", h.usable_tlsa}});
+  return {{"verdict", to_string(state.verdict)},
+          {"reason", state.reason},
+          {"checked_at", util::to_unix(state.checked_at)},
+          {"valid_until", util::to_unix(state.valid_until)},
+          {"hosts", std::move(hosts)}};
 }
 
 }  // namespace
@@ -171,6 +229,7 @@ std::string encode_cache_record(const CacheRecord& r) {
   j["failed_at"] = util::to_unix(r.failed_at);
   j["next_retry"] = util::to_unix(r.next_retry);
   j["consecutive_failures"] = r.consecutive_failures;
+  j["dane"] = r.dane ? dane_json(*r.dane) : Json(nullptr);
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -183,9 +242,9 @@ std::expected<CacheRecord, CacheRecordCorrupt> decode_cache_record(std::string_v
 
   auto version = read_int(j, "v", std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
   if (!version) return Corrupt(version.error());
-  if (*version != kCacheRecordFormat)
+  if (*version != kCacheRecordFormat && *version != kFormatWithoutDane)
     return corrupt("unsupported record format " + std::to_string(*version) + " (expected " +
-                   std::to_string(kCacheRecordFormat) + ")");
+                   std::to_string(kFormatWithoutDane) + " or " + std::to_string(kCacheRecordFormat) + ")");
 
   CacheRecord r;
   std::int64_t failures = 0;
@@ -205,6 +264,7 @@ std::expected<CacheRecord, CacheRecordCorrupt> decode_cache_record(std::string_v
   take(read_time(j, "failed_at"), r.failed_at, err);
   take(read_time(j, "next_retry"), r.next_retry, err);
   take(read_int(j, "consecutive_failures", 0, std::numeric_limits<std::uint32_t>::max()), failures, err);
+  if (*version != kFormatWithoutDane) take(read_dane(j), r.dane, err);
   if (err) return Corrupt(std::move(*err));
   r.consecutive_failures = static_cast<std::uint32_t>(failures);
   return r;

@@ -1,20 +1,22 @@
 // One domain's entry in the policy cache (LMDB is the single source of truth:
 // the daemon keeps no second copy in memory, so mtastsctl sees what it sees).
 // Encoded with a format version; a record of an unknown version or a corrupt
-// one decodes to an error and is treated as absent.
+// one decodes to an error and is treated as absent. Format 1 (before DANE) is
+// still read: its records have no DANE state.
 #pragma once
 #include <cstdint>
 #include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
+#include "core/dane.hpp"
 #include "core/failure_type.hpp"
 #include "core/sts_policy.hpp"
 #include "util/clock.hpp"
 
 namespace mtastsd::core {
 
-inline constexpr int kCacheRecordFormat = 1;
+inline constexpr int kCacheRecordFormat = 2;
 
 struct CacheRecord {
   // --- the cached policy (has_policy() == !policy_text.empty()) ---
@@ -37,6 +39,9 @@ struct CacheRecord {
   util::TimePoint failed_at{};
   util::TimePoint next_retry{};    // no fetch for failed_id before this
   std::uint32_t consecutive_failures = 0;
+
+  // --- DANE (RFC 7672), for profiles with dane = true; nullopt: never resolved ---
+  std::optional<DaneState> dane;
 
   bool has_policy() const { return !policy_text.empty(); }
   bool policy_valid_at(util::TimePoint now) const { return has_policy() && now < valid_until; }

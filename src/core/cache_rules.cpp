@@ -7,7 +7,10 @@
 //  - a failed fetch of an id is not repeated before fetch_retry_after (sec. 3.3:
 //    "five minutes or longer per version ID");
 //  - policies in use are refreshed before they expire (sec. 3.3), unused ones are
-//    left to expire and are eventually dropped.
+//    left to expire and are eventually dropped;
+//  - a DANE verdict lives as long as the DNS answers it was made from (their
+//    lowest TTL, within configured bounds); a verdict that could not be made
+//    (temp_error) is retried after dns_error_retry.
 #include "core/cache_rules.hpp"
 
 #include <algorithm>
@@ -127,6 +130,30 @@ CacheRecord apply_fetch_failure(const CacheRecord* record, const TxtOutcome& txt
   r.last_txt_id = txt.id;
   // Without a valid policy, deliver as if there were none until the retry is due.
   if (!r.policy_valid_at(now)) r.negative_until = r.next_retry;
+  return r;
+}
+
+DanePlan plan_dane(const CacheRecord* record, util::TimePoint now) {
+  DanePlan plan;
+  if (record == nullptr || !record->dane || now >= record->dane->valid_until) return plan;
+  plan.action = DaneAction::use_cached;
+  // Resolving again before expiry keeps domains in steady use from ever waiting
+  // for a DANE resolution (the idea of unbound's "prefetch").
+  const auto life = record->dane->valid_until - record->dane->checked_at;
+  plan.refresh_in_background = now >= record->dane->valid_until - life / 4;
+  return plan;
+}
+
+DaneState dane_state(DaneDecision decision, util::TimePoint now, const CacheSettings& s) {
+  const util::Seconds ttl =
+      decision.ttl ? std::clamp(*decision.ttl, s.dane_ttl_min, s.dane_ttl_max) : s.dns_error_retry;
+  return DaneState{decision.verdict, std::move(decision.reason), now, now + ttl, std::move(decision.hosts)};
+}
+
+CacheRecord apply_dane(const CacheRecord* record, DaneDecision decision, util::TimePoint now,
+                       const CacheSettings& s) {
+  CacheRecord r = record ? *record : CacheRecord{};
+  r.dane = dane_state(std::move(decision), now, s);
   return r;
 }
 

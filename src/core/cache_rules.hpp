@@ -1,9 +1,11 @@
-// The cache state machine (RFC 8461 sec. 3.3, 5.1), pure: every function takes
-// "now" and returns decisions or new records; the lookup service does the I/O.
+// The cache state machine (RFC 8461 sec. 3.3, 5.1; DANE verdicts, RFC 7672),
+// pure: every function takes "now" and returns decisions or new records; the
+// lookup service does the I/O.
 #pragma once
 #include <optional>
 #include <string>
 #include "core/cache_record.hpp"
+#include "core/dane.hpp"
 #include "core/failure_type.hpp"
 #include "core/sts_policy.hpp"
 #include "util/clock.hpp"
@@ -20,6 +22,8 @@ struct CacheSettings {
   util::Seconds refresh_unused_after{30 * 86400};  // not used for this long: stop refreshing
   util::Seconds drop_unused_after{90 * 86400};     // not used for this long and expired: delete
   util::Seconds last_used_granularity{3600};       // rewrite last_used at most this often
+  util::Seconds dane_ttl_min{60};          // bounds on the DNS TTL a DANE verdict is cached for
+  util::Seconds dane_ttl_max{3600};
 };
 
 // ---- on a socketmap lookup ----
@@ -72,6 +76,22 @@ CacheRecord apply_fetch_success(const CacheRecord* record, const TxtOutcome& txt
 // New record after a failed fetch under txt.id: a still-valid policy is kept (downgrade protection).
 CacheRecord apply_fetch_failure(const CacheRecord* record, const TxtOutcome& txt, const FetchFailed& failure,
                                 util::TimePoint now, const CacheSettings& s);
+
+// ---- DANE verdicts (profiles with dane = true) ----
+enum class DaneAction {
+  use_cached,  // record->dane is valid now
+  resolve,     // none, or expired: resolve now (cold path, bounded by the cold budget)
+};
+struct DanePlan {
+  DaneAction action = DaneAction::resolve;
+  bool refresh_in_background = false;  // valid, but in the last quarter of its life: resolve ahead
+};
+DanePlan plan_dane(const CacheRecord* record, util::TimePoint now);
+// The decision as cached: for its DNS TTL clamped to [dane_ttl_min, dane_ttl_max];
+// a temp_error only for dns_error_retry.
+DaneState dane_state(DaneDecision decision, util::TimePoint now, const CacheSettings& s);
+// The record with its DANE state replaced; every other field is kept.
+CacheRecord apply_dane(const CacheRecord* record, DaneDecision decision, util::TimePoint now, const CacheSettings& s);
 
 // ---- background maintenance ----
 // Policy used recently and due within the refresh margin: re-fetch it (force). Not while

@@ -94,12 +94,16 @@ NextHop normalize_next_hop(std::string_view key) {
     if (close == std::string_view::npos) return {};
     const std::string_view after = key.substr(close + 1);
     if (!after.empty() && !is_port_suffix(after)) return {};
-    return domain_or_invalid(key.substr(1, close - 1));
+    NextHop hop = domain_or_invalid(key.substr(1, close - 1));
+    hop.bare = false;
+    return hop;
   }
   if (is_address_literal(key)) return {NextHopKind::ip_literal, {}};  // bare IPv6 has colons of its own
   if (const std::size_t colon = key.rfind(':'); colon != std::string_view::npos) {
     if (!is_port_suffix(key.substr(colon))) return {};
-    return domain_or_invalid(key.substr(0, colon));
+    NextHop hop = domain_or_invalid(key.substr(0, colon));
+    hop.bare = false;
+    return hop;
   }
   return domain_or_invalid(key);
 }

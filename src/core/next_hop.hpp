@@ -17,6 +17,10 @@ enum class NextHopKind {
 struct NextHop {
   NextHopKind kind = NextHopKind::invalid;
   std::string domain;  // lowercase A-label form, no trailing dot (kind == domain only)
+  // The key was the domain alone, as for mail routed by MX records to port 25; not
+  // "[host]" (no MX lookup) nor "host:port". DANE (RFC 7672 sec. 2.2.1) is decided
+  // for such keys only.
+  bool bare = true;
 };
 
 // "Example.COM." -> example.com; "[mx.example.com]:587" / "mx.example.com:25" ->

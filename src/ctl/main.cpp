@@ -1,6 +1,7 @@
 // mtastsctl: inspect and steer mtastsd's cache, and resolve a domain live.
 // Reads the daemon's LMDB environment directly (safe while the daemon runs).
-// Usage in mtastsctl(8). Exit status: 0 ok, 1 not found / no policy, 2 error.
+// Usage in mtastsctl(8). Exit status: 0 ok, 1 not found / no policy, 2 error
+// (for query also a TEMP answer: the DANE status could not be determined).
 #include <iostream>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +12,7 @@
 #include "core/next_hop.hpp"
 #include "ctl/record_view.hpp"
 #include "daemon/config.hpp"
+#include "daemon/dane_discovery.hpp"
 #include "daemon/policy_discovery.hpp"
 #include "io/policy_store.hpp"
 
@@ -42,7 +44,9 @@ int cache_list(const daemon::Config& config, bool as_json) {
   if (!store) return kError;
   const auto now = util::system_now();
   json all = json::array();
-  if (!as_json) std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {}\n", "DOMAIN", "STATE", "MODE", "VALID UNTIL", "FAILURE");
+  if (!as_json)
+    std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {:<22} {}\n", "DOMAIN", "STATE", "MODE", "VALID UNTIL",
+                             "FAILURE", "DANE");
   auto ok = store->for_each([&](std::string_view domain, const auto& record) {
     if (!record) {
       if (as_json)
@@ -54,10 +58,11 @@ int cache_list(const daemon::Config& config, bool as_json) {
     if (as_json) {
       all.push_back(ctl::record_json(std::string(domain), *record, now));
     } else {
-      std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {}\n", domain, ctl::record_state(*record, now),
+      std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {:<22} {}\n", domain, ctl::record_state(*record, now),
                                record->has_policy() ? core::to_string(record->policy.mode) : "-",
                                util::format_utc(record->valid_until),
-                               record->failure ? core::to_string(*record->failure) : "-");
+                               record->failure ? core::to_string(*record->failure) : "-",
+                               record->dane ? core::to_string(record->dane->verdict) : "-");
     }
     return true;
   });
@@ -126,7 +131,7 @@ int cache_purge(const daemon::Config& config, const std::string& key, bool all) 
   return kOk;
 }
 
-int query(const daemon::Config& config, const std::string& key, bool as_json) {
+int query(const daemon::Config& config, const std::string& key, const std::string& profile_name, bool as_json) {
   const std::string domain = normalized(key);
   if (domain.empty()) {
     std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
@@ -138,7 +143,16 @@ int query(const daemon::Config& config, const std::string& key, bool as_json) {
   json out{{"domain", domain}};
   std::vector<std::string> steps;
   int status = kNotFound;
+  bool known = true;
+  const auto& profile = config.profile_for(profile_name, &known);
+  if (!known) {
+    std::cerr << "mtastsctl: no profile '" << profile_name << "' in the configuration\n";
+    return kError;
+  }
+  std::optional<core::DaneDecision> dane;
   auto run = [&]() -> asio::awaitable<void> {
+    // DANE first, as the daemon decides (shown whether or not the profile uses it).
+    dane = co_await daemon::discover_dane(dns, domain, &steps);
     auto txt = co_await daemon::discover_sts_record(dns, domain, &steps);
     static constexpr const char* kTxtStatus[] = {"found", "absent", "dns_error"};
     out["txt"] = {{"status", kTxtStatus[static_cast<int>(txt.status)]}, {"id", txt.id}, {"detail", txt.detail}};
@@ -156,7 +170,6 @@ int query(const daemon::Config& config, const std::string& key, bool as_json) {
     out["fetch"] = {{"ok", true}, {"failure", nullptr}, {"detail", ""}};
     out["policy"] = ctl::policy_json(fetched->policy);
     out["policy"]["text"] = fetched->text;
-    const auto& profile = config.profile_for("default");
     if (fetched->policy.mode == core::StsMode::enforce)
       out["answer"] = core::encode_reply(
           {core::ReplyStatus::ok, core::build_sts_policy_result(fetched->policy, domain, profile.dialect)});
@@ -169,6 +182,14 @@ int query(const daemon::Config& config, const std::string& key, bool as_json) {
   } catch (const std::exception& e) {
     std::cerr << "mtastsctl: query failed: " << e.what() << "\n";
     return kError;
+  }
+  out["dane"] = {{"verdict", std::string(core::to_string(dane->verdict))},
+                 {"reason", dane->reason},
+                 {"hosts", ctl::dane_hosts_json(dane->hosts)}};
+  // A dane profile answers with the DANE verdict when it applies or is unknown.
+  if (auto reply = profile.dane ? core::dane_reply(dane->verdict, dane->reason) : std::nullopt) {
+    out["answer"] = core::encode_reply(*reply);
+    status = reply->status == core::ReplyStatus::ok ? kOk : kError;
   }
   out["steps"] = steps;
   if (as_json) {
@@ -201,8 +222,10 @@ int main(int argc, char** argv) {
   auto* purge = cache->add_subcommand("purge", "remove a domain (or all) from the cache");
   purge->add_option("domain", domain, "domain");
   purge->add_flag("--all", all, "remove every entry");
-  auto* q = app.add_subcommand("query", "resolve a domain's MTA-STS policy live, bypassing the cache");
+  std::string profile_name = "default";
+  auto* q = app.add_subcommand("query", "resolve a domain's DANE status and MTA-STS policy live, bypassing the cache");
   q->add_option("domain", domain, "domain")->required();
+  q->add_option("--profile", profile_name, "answer as this profile (socketmap map name) would; default: default");
   q->add_flag("--json", as_json, "JSON output");
   CLI11_PARSE(app, argc, argv);
 
@@ -223,6 +246,6 @@ int main(int argc, char** argv) {
     }
     return cache_purge(*config, domain, all);
   }
-  if (*q) return query(*config, domain, as_json);
+  if (*q) return query(*config, domain, profile_name, as_json);
   return kError;
 }

@@ -18,6 +18,12 @@ nlohmann::json policy_json(const core::StsPolicy& p) {
   return {{"mode", std::string(core::to_string(p.mode))}, {"max_age", p.max_age}, {"mx", p.mx}};
 }
 
+nlohmann::json dane_hosts_json(const std::vector<core::DaneHost>& hosts) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& h : hosts) out.push_back({{"host", h.host}, {"usable_tlsa", h.usable_tlsa}});
+  return out;
+}
+
 nlohmann::json record_json(const std::string& domain, const core::CacheRecord& r, util::TimePoint now) {
   using util::to_unix;
   nlohmann::json j{{"domain", domain},
@@ -39,6 +45,13 @@ nlohmann::json record_json(const std::string& domain, const core::CacheRecord& r
                    {"failed_at", to_unix(r.failed_at)},
                    {"next_retry", to_unix(r.next_retry)},
                    {"consecutive_failures", r.consecutive_failures}};
+  j["dane"] = nullptr;
+  if (r.dane)
+    j["dane"] = {{"verdict", std::string(core::to_string(r.dane->verdict))},
+                 {"reason", r.dane->reason},
+                 {"checked_at", to_unix(r.dane->checked_at)},
+                 {"valid_until", to_unix(r.dane->valid_until)},
+                 {"hosts", dane_hosts_json(r.dane->hosts)}};
   return j;
 }
 
@@ -60,6 +73,15 @@ std::string record_text(const std::string& domain, const core::CacheRecord& r, u
     out += fmt::format("last failure:   {} for id {} at {}: {}\nnext retry:     {}\nfailures:       {}\n",
                        core::to_string(*r.failure), r.failed_id, when(r.failed_at), r.failure_detail,
                        when(r.next_retry), r.consecutive_failures);
+  if (r.dane) {
+    std::vector<std::string> hosts;
+    for (const auto& h : r.dane->hosts)
+      hosts.push_back(fmt::format("{} ({})", h.host, h.usable_tlsa ? "usable TLSA" : "no usable TLSA"));
+    out += fmt::format("DANE:           {} ({})\nDANE checked:   {}\nDANE until:     {}\n",
+                       core::to_string(r.dane->verdict), r.dane->reason, when(r.dane->checked_at),
+                       when(r.dane->valid_until));
+    if (!hosts.empty()) out += fmt::format("DANE hosts:     {}\n", fmt::join(hosts, ", "));
+  }
   if (r.has_policy()) {
     out += "policy text:\n";
     for (const auto& line : r.policy.lines) out += "  " + line + "\n";

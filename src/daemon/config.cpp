@@ -161,6 +161,15 @@ class Reader {
     }
   }
 
+  void read_bool(const Field& f, bool& out) {
+    if (!f.node) return;
+    if (const auto* b = f.node->as_boolean()) {
+      out = b->get();
+      return;
+    }
+    fail(f, fmt::format("{}: expected true or false", f.path));
+  }
+
   template <typename T>
   void read_choice(const Field& f, T& out, std::initializer_list<std::pair<std::string_view, T>> choices) {
     std::string value;
@@ -439,12 +448,13 @@ void read_profiles(Reader& r, const toml::table& doc, Config& config) {
       r.problem(line, fmt::format("{}: expected a table ([{}])", prefix, prefix));
       continue;
     }
-    r.reject_unknown(*table, prefix, {"dialect", "testing"});
+    r.reject_unknown(*table, prefix, {"dialect", "testing", "dane"});
     Profile profile{.name = name};
     r.read_choice(r.field(*table, prefix, "dialect"), profile.dialect,
                   {{"postfix", core::Dialect::postfix}, {"postfix-tlsrpt", core::Dialect::postfix_tlsrpt}});
     r.read_choice(r.field(*table, prefix, "testing"), profile.testing,
                   {{"notfound", TestingAnswer::notfound}, {"enforce", TestingAnswer::enforce}});
+    r.read_bool(r.field(*table, prefix, "dane"), profile.dane);
     config.profiles[name] = std::move(profile);
   }
 }
@@ -473,7 +483,7 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
     r.reject_unknown(*t, "cache",
                      {"map_size", "id_check_interval", "fetch_retry_after", "negative_ttl_min", "negative_ttl_max",
                       "dns_error_retry", "refresh_margin", "refresh_unused_after", "drop_unused_after",
-                      "refresh_scan_interval", "refresh_concurrency"});
+                      "refresh_scan_interval", "refresh_concurrency", "dane_ttl_min", "dane_ttl_max"});
     r.read_size(r.field(*t, "cache", "map_size"), c.cache_map_size, min_map_size);
     // Intervals that pace repeated network work must not be zero (a zero would
     // re-query or re-fetch on every lookup; RFC 8461 sec. 3.3 asks for >= 5 min
@@ -488,6 +498,8 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
     r.read_seconds(r.field(*t, "cache", "drop_unused_after"), c.cache.drop_unused_after, Zero::allowed);
     r.read_duration(r.field(*t, "cache", "refresh_scan_interval"), c.refresh_scan_interval, Zero::rejected);
     r.read_count(r.field(*t, "cache", "refresh_concurrency"), c.refresh_concurrency, 1, 1024);
+    r.read_seconds(r.field(*t, "cache", "dane_ttl_min"), c.cache.dane_ttl_min, Zero::allowed);
+    r.read_seconds(r.field(*t, "cache", "dane_ttl_max"), c.cache.dane_ttl_max, Zero::allowed);
   }
 
   if (const toml::table* t = r.section(doc, "", "dns")) {
@@ -532,6 +544,19 @@ void check_relations(Reader& r, const Config& c) {
     r.problem(line("cache.negative_ttl_min", "cache.negative_ttl_max"),
               fmt::format("cache.negative_ttl_min ({}s) must not exceed cache.negative_ttl_max ({}s)",
                           c.cache.negative_ttl_min.count(), c.cache.negative_ttl_max.count()));
+  }
+  if (both_valid("cache.dane_ttl_min", "cache.dane_ttl_max") && c.cache.dane_ttl_min > c.cache.dane_ttl_max) {
+    r.problem(line("cache.dane_ttl_min", "cache.dane_ttl_max"),
+              fmt::format("cache.dane_ttl_min ({}s) must not exceed cache.dane_ttl_max ({}s)",
+                          c.cache.dane_ttl_min.count(), c.cache.dane_ttl_max.count()));
+  }
+  // DANE is DNSSEC: without validation every answer is insecure and DANE would never apply.
+  if (c.dns.trust_anchor_file.empty() && !r.failed("dns.trust_anchor_file")) {
+    for (const auto& [name, profile] : c.profiles) {
+      if (!profile.dane) continue;
+      const std::string key = join_path(join_path("profiles", name), "dane");
+      r.problem(r.line_of_path(key), fmt::format("{}: dane needs dns.trust_anchor_file (DNSSEC validation)", key));
+    }
   }
   if (both_valid("lookup.cold_budget", "lookup.reply_deadline") && c.cold_budget > c.reply_deadline) {
     r.problem(line("lookup.cold_budget", "lookup.reply_deadline"),

@@ -31,6 +31,9 @@ struct Profile {
   std::string name;
   core::Dialect dialect = core::Dialect::postfix;
   TestingAnswer testing = TestingAnswer::notfound;
+  // Answer "dane"/"dane-only" where DANE applies (RFC 8461 sec. 2: MTA-STS must not
+  // override DANE). Only for Postfix with smtp_dns_support_level = dnssec.
+  bool dane = false;
 };
 
 struct Config {

@@ -8,6 +8,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <spdlog/spdlog.h>
 #include "core/next_hop.hpp"
+#include "daemon/dane_discovery.hpp"
 #include "daemon/policy_discovery.hpp"
 
 namespace asio = boost::asio;
@@ -27,6 +28,35 @@ struct LookupService::Flight {
     waiters.clear();
   }
 };
+
+// One running DANE resolution, awaited like a Flight.
+struct LookupService::DaneFlight {
+  bool done = false;
+  std::optional<core::DaneState> result;  // what was stored; nullopt if the resolution failed internally
+  std::vector<asio::steady_timer*> waiters;
+  void finish(std::optional<core::DaneState> state) {
+    done = true;
+    result = std::move(state);
+    for (auto* w : waiters) w->cancel();
+    waiters.clear();
+  }
+};
+
+namespace {
+
+// Parks the caller until the flight ends or the deadline passes (the flight goes on).
+template <typename AnyFlight>
+asio::awaitable<void> wait_for(AnyFlight& flight, const asio::any_io_executor& ex,
+                               std::chrono::steady_clock::time_point deadline) {
+  if (flight.done) co_return;
+  asio::steady_timer wait(ex, deadline);
+  flight.waiters.push_back(&wait);
+  boost::system::error_code ec;
+  co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  std::erase(flight.waiters, &wait);
+}
+
+}  // namespace
 
 LookupService::LookupService(asio::any_io_executor ex, const Config& config, io::PolicyStore& store,
                              io::DnsResolver& dns, io::PolicyFetcher& fetcher, util::NowFn now)
@@ -77,13 +107,25 @@ asio::awaitable<core::SocketmapReply> LookupService::answer(const core::Socketma
     const std::string& domain = hop.domain;
 
     auto record = read_record(domain);
+    const core::CacheRecord* cached = record ? &*record : nullptr;
     const auto now = now_();
-    const auto plan = core::plan_lookup(record ? &*record : nullptr, now, config_.cache);
-    if (plan.refresh_in_background) resolve_in_background(domain, false);
+    // One cold budget for the whole lookup, DANE and MTA-STS together.
+    const auto deadline = std::chrono::steady_clock::now() + config_.cold_budget;
+    const auto plan = core::plan_lookup(cached, now, config_.cache);
     if (plan.touch && record) {
       record->last_used = now;
       write_record(domain, *record);
     }
+    std::shared_ptr<Flight> flight;
+    // DANE for relays ("[host]", "host:port"; RFC 7672 sec. 2.2.2) is left to Postfix's own settings.
+    if (profile.dane && hop.bare) {
+      const auto dane_plan = core::plan_dane(cached, now);
+      // A cold DANE resolution and a cold MTA-STS one run side by side.
+      if (dane_plan.action == core::DaneAction::resolve && plan.answer == core::LookupAnswer::resolve)
+        flight = start_flight(domain, false);
+      if (auto reply = co_await dane_reply(domain, cached, dane_plan, deadline)) co_return *reply;
+    }
+    if (plan.refresh_in_background) resolve_in_background(domain, false);
     switch (plan.answer) {
       case core::LookupAnswer::policy:
         co_return reply_for(*record, profile, domain);
@@ -94,14 +136,8 @@ asio::awaitable<core::SocketmapReply> LookupService::answer(const core::Socketma
     }
 
     // Cold: join (or start) the domain's resolution, wait at most the cold budget.
-    auto flight = start_flight(domain, false);
-    if (!flight->done) {
-      asio::steady_timer wait(ex_, config_.cold_budget);
-      flight->waiters.push_back(&wait);
-      boost::system::error_code ec;
-      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      std::erase(flight->waiters, &wait);
-    }
+    if (!flight) flight = start_flight(domain, false);
+    co_await wait_for(*flight, ex_, deadline);
     if (!flight->done || !flight->result) {
       spdlog::debug("{}: cold budget spent, answering without policy while resolution continues", domain);
       co_return notfound;
@@ -114,6 +150,56 @@ asio::awaitable<core::SocketmapReply> LookupService::answer(const core::Socketma
     spdlog::error("lookup '{}' failed internally: {}", request.key, e.what());
     co_return core::SocketmapReply{core::ReplyStatus::temp, "mtastsd internal error"};
   }
+}
+
+asio::awaitable<std::optional<core::SocketmapReply>> LookupService::dane_reply(const std::string& domain,
+                                                                                 const core::CacheRecord* record,
+                                                                                 const core::DanePlan& plan,
+                                                                                 Deadline deadline) {
+  if (plan.action == core::DaneAction::use_cached) {
+    if (plan.refresh_in_background) start_dane_flight(domain);
+    co_return core::dane_reply(record->dane->verdict, record->dane->reason);
+  }
+  auto flight = start_dane_flight(domain);
+  co_await wait_for(*flight, ex_, deadline);
+  if (!flight->done) {
+    // Neither DANE nor MTA-STS may be assumed while the verdict is unknown.
+    spdlog::debug("{}: cold budget spent before the DANE verdict, answering TEMP while it is resolved", domain);
+    co_return core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup in progress"};
+  }
+  if (!flight->result) co_return core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup failed"};
+  co_return core::dane_reply(flight->result->verdict, flight->result->reason);
+}
+
+std::shared_ptr<LookupService::DaneFlight> LookupService::start_dane_flight(const std::string& domain) {
+  if (auto it = dane_flights_.find(domain); it != dane_flights_.end()) return it->second;
+  auto flight = std::make_shared<DaneFlight>();
+  dane_flights_.emplace(domain, flight);
+  asio::co_spawn(ex_, run_dane_flight(domain, flight), asio::detached);
+  return flight;
+}
+
+asio::awaitable<void> LookupService::run_dane_flight(std::string domain, std::shared_ptr<DaneFlight> flight) {
+  std::optional<core::DaneState> stored;
+  try {
+    core::DaneDecision decision = co_await discover_dane(dns_, domain);
+    if (decision.verdict == core::DaneVerdict::temp_error)
+      spdlog::warn("{}: DANE status unknown, answering TEMP for {}s: {} ({})", domain,
+                   config_.cache.dns_error_retry.count(), decision.reason, decision.detail);
+    // Re-read: lookups and MTA-STS resolutions may have written meanwhile; only the DANE state is ours.
+    const auto current = read_record(domain);
+    const bool changed = !current || !current->dane || current->dane->verdict != decision.verdict;
+    core::CacheRecord next =
+        core::apply_dane(current ? &*current : nullptr, std::move(decision), now_(), config_.cache);
+    if (next.last_used == util::TimePoint{}) next.last_used = now_();
+    if (changed) spdlog::info("{}: DANE {}: {}", domain, core::to_string(next.dane->verdict), next.dane->reason);
+    write_record(domain, next);
+    stored = std::move(next.dane);
+  } catch (const std::exception& e) {
+    spdlog::error("DANE resolution of {} failed internally: {}", domain, e.what());
+  }
+  dane_flights_.erase(domain);
+  flight->finish(std::move(stored));
 }
 
 void LookupService::resolve_in_background(const std::string& domain, bool force) { start_flight(domain, force); }
@@ -162,9 +248,11 @@ asio::awaitable<core::CacheRecord> LookupService::resolve(const std::string& dom
     if (txt.status == core::TxtStatus::dns_error) spdlog::info("{}: {}", domain, txt.detail);
     next = core::apply_txt(old, txt, now_(), config_.cache);
   }
-  // Lookups may have touched last_used while we were on the network.
-  if (auto current = read_record(domain); current && current->last_used > next.last_used)
-    next.last_used = current->last_used;
+  // Lookups and DANE resolutions may have written while we were on the network:
+  // keep their last_used and DANE state.
+  const auto current = read_record(domain);
+  if (current && current->last_used > next.last_used) next.last_used = current->last_used;
+  next.dane = current ? current->dane : std::nullopt;
   if (next.last_used == util::TimePoint{}) next.last_used = now_();
   write_record(domain, next);
   co_return next;

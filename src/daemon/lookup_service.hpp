@@ -2,6 +2,9 @@
 // cache hits never wait on the network; a cold lookup joins the domain's single
 // resolution (single-flight) for at most the cold budget; stale entries are
 // re-checked in the background. All on one Asio strand (the io_context thread).
+// Profiles with dane = true first need the domain's DANE verdict (RFC 7672;
+// RFC 8461 sec. 2: MTA-STS must not override DANE), cached beside the policy
+// and resolved in a single flight of its own.
 #pragma once
 #include <chrono>
 #include <memory>
@@ -11,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include "core/answer.hpp"
 #include "core/cache_record.hpp"
+#include "core/cache_rules.hpp"
 #include "core/socketmap_request.hpp"
 #include "daemon/config.hpp"
 #include "io/dns_resolver.hpp"
@@ -33,14 +37,23 @@ class LookupService {
   // force re-fetches the policy even if the TXT id is unchanged (refresher).
   void resolve_in_background(const std::string& domain, bool force);
 
-  // Resolutions in flight (for draining on shutdown).
-  std::size_t in_flight() const { return flights_.size(); }
+  // Resolutions in flight, MTA-STS and DANE (for draining on shutdown).
+  std::size_t in_flight() const { return flights_.size() + dane_flights_.size(); }
 
  private:
   struct Flight;
   std::shared_ptr<Flight> start_flight(const std::string& domain, bool force);
   boost::asio::awaitable<void> run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight);
   boost::asio::awaitable<core::CacheRecord> resolve(const std::string& domain, bool force, bool& fetched_now);
+  struct DaneFlight;
+  using Deadline = std::chrono::steady_clock::time_point;
+  std::shared_ptr<DaneFlight> start_dane_flight(const std::string& domain);
+  boost::asio::awaitable<void> run_dane_flight(std::string domain, std::shared_ptr<DaneFlight> flight);
+  // The DANE answer for a lookup; nullopt when DANE does not apply (MTA-STS decides).
+  boost::asio::awaitable<std::optional<core::SocketmapReply>> dane_reply(const std::string& domain,
+                                                                          const core::CacheRecord* record,
+                                                                          const core::DanePlan& plan,
+                                                                          Deadline deadline);
   std::optional<core::CacheRecord> read_record(const std::string& domain);
   void write_record(const std::string& domain, const core::CacheRecord& record);
   core::SocketmapReply reply_for(const core::CacheRecord& record, const Profile& profile,
@@ -54,6 +67,7 @@ class LookupService {
   io::PolicyFetcher& fetcher_;
   util::NowFn now_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
+  std::unordered_map<std::string, std::shared_ptr<DaneFlight>> dane_flights_;
   std::unordered_map<std::string, bool> unknown_profiles_logged_;
 };
 

@@ -303,6 +303,18 @@ asio::awaitable<Outcome> DnsResolver::query(std::string name, int rrtype, Deadli
   co_return co_await impl->finish(impl->start(std::move(name), rrtype, deadline));
 }
 
+asio::awaitable<std::vector<Outcome>> DnsResolver::query_all(std::vector<std::string> names, int rrtype,
+                                                             Deadline deadline) {
+  auto impl = impl_;
+  std::vector<std::shared_ptr<Impl::PendingQuery>> started;
+  started.reserve(names.size());
+  for (auto& name : names) started.push_back(impl->start(std::move(name), rrtype, deadline));
+  std::vector<Outcome> results;
+  results.reserve(started.size());
+  for (auto& query : started) results.push_back(co_await impl->finish(std::move(query)));
+  co_return results;
+}
+
 asio::awaitable<std::expected<std::vector<std::string>, DnsError>> DnsResolver::query_addresses(std::string name,
                                                                                                  Deadline deadline) {
   auto impl = impl_;

@@ -58,6 +58,10 @@ class DnsResolver {
   // and by `deadline` if that comes first.
   boost::asio::awaitable<std::expected<DnsAnswer, DnsError>> query(std::string name, int rrtype,
                                                                    Deadline deadline = Deadline::max());
+  // Several names of one rrtype at once: every query is in flight before the first
+  // is awaited, so the whole takes about as long as the slowest. Results in order.
+  boost::asio::awaitable<std::vector<std::expected<DnsAnswer, DnsError>>> query_all(
+      std::vector<std::string> names, int rrtype, Deadline deadline = Deadline::max());
   // A and AAAA concurrently (text addresses, A first). An error only if no address was
   // found and a query failed (NXDOMAIN/NODATA for both is an empty list, not an error).
   boost::asio::awaitable<std::expected<std::vector<std::string>, DnsError>> query_addresses(

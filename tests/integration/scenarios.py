@@ -161,5 +161,56 @@ SCENARIOS: list[Scenario] = [
     _std("parent-probe.example", "pp1"),     # looked up only as ".parent-probe.example"
 ]
 
+
+# --- DANE (test_dane.py) ---
+# RFC 7672: MX, A and TLSA records beside an enforce MTA-STS policy, so every test sees which of
+# the two decides. MX hosts are mx<N>.mx.<domain> (matching the policy's "*.mx.<domain>") with
+# loopback addresses nothing listens on: the DANE verdict needs no SMTP server. TLSA data is any
+# well-formed digest, and each domain has its own so that a test can tamper with exactly one RRset.
+# "insecure-dane.example." is an unsigned child zone delegated without DS (insecure delegation).
+ZONES["insecure-dane.example."] = 1
+UNSIGNED_ZONES = {"insecure-dane.example."}
+
+
+def tlsa_ee(tag: str) -> str:
+    """A usable record, DANE-EE(3) SPKI(1) SHA2-256(1), whose digest is `tag` (2 hex digits) x 32."""
+    return f"3 1 1 {tag * 32}"
+
+
+def tlsa_pkix(tag: str) -> tuple[str, ...]:
+    """PKIX-TA(0) and PKIX-EE(1) records: well-formed, but not usable for SMTP (RFC 7672 sec. 3.1.3)."""
+    return (f"0 0 1 {tag * 32}", f"1 1 2 {tag * 64}")
+
+
+def _dane(domain: str, id_: str, tlsa: tuple[tuple[str, ...], ...], **kw) -> Scenario:
+    """An enforce MTA-STS domain with one MX host per entry of tlsa (that host's TLSA rdatas)."""
+    records = []
+    for n, rdatas in enumerate(tlsa, start=1):
+        host = f"mx{n}.mx.{domain}"
+        records += [(domain, "MX", f"{10 * n} {host}."), (host, "A", f"127.0.25.{n}")]
+        records += [(f"_25._tcp.{host}", "TLSA", r) for r in rdatas]
+    return _std(domain, id_, records=tuple(records) + tuple(kw.pop("records", ())), **kw)
+
+
+SCENARIOS += [
+    _dane("dane-all.example", "daneall1", ((tlsa_ee("a1"),), (tlsa_ee("a2"), tlsa_pkix("a3")[0]))),
+    _dane("dane-some.example", "danesome1", ((tlsa_ee("b1"),), ())),
+    _dane("dane-none.example", "danenone1", ((), ())),
+    _dane("dane-pkix.example", "danepkix1", (tlsa_pkix("c1"),)),
+    _dane("insecure-dane.example", "insecure1", ((tlsa_ee("d1"),),)),  # in the unsigned zone
+    # Secure MX whose host lives in the unsigned zone: its TLSA records are insecure.
+    _std("dane-insecure-host.example", "insecurehost1",
+         records=(("dane-insecure-host.example", "MX", "10 mx1.mx.insecure-dane.example."),)),
+    # No MX: the domain itself is the implicit MX (RFC 5321 sec. 5.1).
+    _std("dane-implicit.example", "implicit1",
+         records=(("dane-implicit.example", "A", "127.0.25.9"),
+                  ("_25._tcp.dane-implicit.example", "TLSA", tlsa_ee("e1")))),
+    # Tampered with by test_dane.py (signatures no longer match: DNSSEC-bogus).
+    _dane("dane-bogus-tlsa.example", "bogustlsa1", ((tlsa_ee("f1"),),)),
+    _dane("dane-bogus-mx.example", "bogusmx1", ((tlsa_ee("f2"),),)),
+    # Looked up only by the instance with cold_budget 0.
+    _dane("dane-cold.example", "danecold1", ((tlsa_ee("f3"),),)),
+]
+
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"

@@ -1,5 +1,6 @@
 """DNS for the rig: nsd serves DNSSEC-signed test zones (the root "." and a few delegated child
-zones), keys made with ldns-keygen and zones signed with ldns-signzone at test time; unbound is
+zones), keys made with ldns-keygen and zones signed with ldns-signzone at test time, and
+optionally unsigned child zones, delegated without a DS record (insecure delegations); unbound is
 the validating recursive resolver (trust anchor: the test root's DS), with a stub zone for "."
 pointing at nsd. Both run as direct children in the foreground and are controlled through unix
 control sockets (no certificates needed).
@@ -96,6 +97,7 @@ class Zone:
     serial: int = 1
     ksk: str = ""
     zsk: str = ""
+    signed_zone: bool = True  # False: served unsigned, no DS in the parent (an insecure delegation)
 
     @property
     def stem(self) -> str:
@@ -108,6 +110,10 @@ class Zone:
     @property
     def signed(self) -> Path:
         return self.dir / f"{self.stem}.zone.signed"
+
+    @property
+    def served(self) -> Path:
+        return self.signed if self.signed_zone else self.unsigned
 
     def make_keys(self) -> None:
         self.ksk = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", self.name], cwd=self.dir).stdout.strip()
@@ -122,13 +128,16 @@ class Dns:
     """Zones built from (owner, type, rdata) records; nsd + unbound serving them."""
 
     def __init__(self, directory: Path, zones: dict[str, int], records: Iterable[tuple[str, str, str]],
-                 nsd_address: str, unbound_address: str):
+                 nsd_address: str, unbound_address: str, unsigned_zones: Iterable[str] = ()):
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.nsd_address = nsd_address
         self.unbound_address = unbound_address
         assert next(iter(zones)) == ".", "the root zone comes first"
-        self.zones = {name: Zone(name, ttl, self.dir) for name, ttl in zones.items()}
+        unsigned = set(unsigned_zones)
+        assert "." not in unsigned and unsigned <= set(zones), "unsigned zones are child zones of ZONES"
+        self.zones = {name: Zone(name, ttl, self.dir, signed_zone=name not in unsigned)
+                      for name, ttl in zones.items()}
         self.records: dict[tuple[str, str], list[str]] = {}
         for owner, rtype, rdata in records:
             self.records.setdefault((fqdn(owner).lower(), rtype.upper()), []).append(rdata)
@@ -157,15 +166,19 @@ class Dns:
             for child in self.zones.values():
                 if child.name != ".":
                     lines.append(f"{child.name} {INFRA_TTL} IN NS {ROOT_NS}")
-                    ds = child.ds_record().split()
-                    lines.append(f"{child.name} {INFRA_TTL} IN DS {' '.join(ds[3:])}")
+                    if child.signed_zone:
+                        ds = child.ds_record().split()
+                        lines.append(f"{child.name} {INFRA_TTL} IN DS {' '.join(ds[3:])}")
         for (owner, rtype), rdatas in sorted(self.records.items()):
             if self.zone_of(owner) is zone:
                 lines += [f"{owner} {RECORD_TTL} IN {rtype} {rdata}" for rdata in rdatas]
         return "\n".join(lines) + "\n"
 
     def _sign(self, zone: Zone) -> None:
+        """Write the zone file nsd serves: signed, or as it is for an unsigned zone."""
         zone.unsigned.write_text(self._zone_text(zone))
+        if not zone.signed_zone:
+            return
         now = dt.datetime.now(dt.timezone.utc)
         tmp = zone.signed.with_suffix(".tmp")
         run(["ldns-signzone", "-i", (now - dt.timedelta(days=1)).strftime("%Y%m%d"),
@@ -177,13 +190,14 @@ class Dns:
     def start(self) -> None:
         children = [z for z in self.zones.values() if z.name != "."]
         for zone in children + [self.zones["."]]:  # children first: the root carries their DS
-            zone.make_keys()
+            if zone.signed_zone:
+                zone.make_keys()
             self._sign(zone)
         self.anchor_file.write_text(self.zones["."].ds_record() + "\n")
 
         nsd_conf = NSD_CONF.format(address=self.nsd_address, dir=self.dir)
         for zone in self.zones.values():
-            nsd_conf += f'zone:\n  name: "{zone.name}"\n  zonefile: "{zone.signed}"\n'
+            nsd_conf += f'zone:\n  name: "{zone.name}"\n  zonefile: "{zone.served}"\n'
         self.nsd_conf = self.dir / "nsd.conf"
         self.nsd_conf.write_text(nsd_conf)
         self.nsd = Daemon("nsd", ["nsd", "-d", "-c", str(self.nsd_conf)], self.dir / "nsd.stderr").start()

@@ -45,7 +45,8 @@ class Rig:
         }
 
         records = [r for s in sc.SCENARIOS for r in dns_records(s)]
-        self.dns = dns.Dns(self.dir / "dns", sc.ZONES, records, sc.NSD_ADDRESS, sc.UNBOUND_ADDRESS)
+        self.dns = dns.Dns(self.dir / "dns", sc.ZONES, records, sc.NSD_ADDRESS, sc.UNBOUND_ADDRESS,
+                           unsigned_zones=sc.UNSIGNED_ZONES)
         self.web = web.Web(self.dir / "web", sc.NGINX_ADDRESS, sc.MISBEHAVING_ADDRESS, sc.TCP_BLACKHOLE_ADDRESS)
         try:
             self.dns.start()

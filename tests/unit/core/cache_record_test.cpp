@@ -32,7 +32,17 @@ CacheRecord full_record() {
   r.failed_at = from_unix(1700000200);
   r.next_retry = from_unix(1700000500);
   r.consecutive_failures = 7;
+  r.dane = DaneState{DaneVerdict::dane, "1 of 2 MX hosts have usable TLSA records", from_unix(1700000400),
+                     from_unix(1700000700), {{"mx1.example.com", true}, {"mx2.example.com", false}}};
   return r;
+}
+
+void expect_equal(const DaneState& a, const DaneState& b) {
+  EXPECT_EQ(a.verdict, b.verdict);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.checked_at, b.checked_at);
+  EXPECT_EQ(a.valid_until, b.valid_until);
+  EXPECT_EQ(a.hosts, b.hosts);
 }
 
 void expect_equal(const CacheRecord& a, const CacheRecord& b) {
@@ -54,6 +64,8 @@ void expect_equal(const CacheRecord& a, const CacheRecord& b) {
   EXPECT_EQ(a.failed_at, b.failed_at);
   EXPECT_EQ(a.next_retry, b.next_retry);
   EXPECT_EQ(a.consecutive_failures, b.consecutive_failures);
+  ASSERT_EQ(a.dane.has_value(), b.dane.has_value());
+  if (a.dane) expect_equal(*a.dane, *b.dane);
 }
 
 TEST(CacheRecord, RoundTripsEveryField) {
@@ -78,6 +90,34 @@ TEST(CacheRecord, RoundTripsEmptyRecordAndEveryMode) {
   }
 }
 
+TEST(CacheRecord, RoundTripsEveryDaneVerdictAndNoDaneState) {
+  for (DaneVerdict v : {DaneVerdict::not_applicable, DaneVerdict::dane, DaneVerdict::dane_only,
+                        DaneVerdict::temp_error}) {
+    CacheRecord r = full_record();
+    r.dane->verdict = v;
+    const auto decoded = decode_cache_record(encode_cache_record(r));
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+    EXPECT_EQ(decoded->dane->verdict, v);
+  }
+  CacheRecord none = full_record();
+  none.dane.reset();
+  const auto decoded = decode_cache_record(encode_cache_record(none));
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+  EXPECT_FALSE(decoded->dane.has_value());
+}
+
+// Records written before DANE (format 1) stay readable after an upgrade.
+TEST(CacheRecord, Format1DecodesWithoutDaneState) {
+  auto j = nlohmann::json::parse(encode_cache_record(full_record()));
+  j["v"] = 1;
+  j.erase("dane");
+  const auto decoded = decode_cache_record(j.dump());
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+  CacheRecord expected = full_record();
+  expected.dane.reset();
+  expect_equal(*decoded, expected);
+}
+
 TEST(CacheRecord, RoundTripsEveryFailureType) {
   for (FailureType t : {FailureType::sts_policy_fetch_error, FailureType::sts_policy_invalid,
                         FailureType::sts_webpki_invalid, FailureType::validation_failure}) {
@@ -97,6 +137,8 @@ TEST(CacheRecord, EncodingIsCompactVersionedJson) {
   EXPECT_EQ(j.at("valid_until"), 1700604800);
   EXPECT_EQ(j.at("policy").at("mode"), "enforce");
   EXPECT_EQ(j.at("failure"), "sts-webpki-invalid");
+  EXPECT_EQ(j.at("dane").at("verdict"), "dane");
+  EXPECT_EQ(j.at("dane").at("hosts").at(0).at("usable_tlsa"), true);
 }
 
 TEST(CacheRecord, InvalidUtf8IsReplacedNotThrown) {
@@ -133,7 +175,8 @@ TEST(CacheRecord, GarbageIsCorrupt) {
 }
 
 TEST(CacheRecord, WrongVersionIsCorrupt) {
-  expect_corrupt(edited([](auto& j) { j["v"] = kCacheRecordFormat + 1; }), "unsupported record format 2");
+  expect_corrupt(edited([](auto& j) { j["v"] = kCacheRecordFormat + 1; }), "unsupported record format 3");
+  expect_corrupt(edited([](auto& j) { j["v"] = 0; }), "unsupported record format 0 (expected 1 or 2)");
   expect_corrupt(edited([](auto& j) { j["v"] = "1"; }), "\"v\" is not an integer");
   expect_corrupt(edited([](auto& j) { j.erase("v"); }), "missing field \"v\"");
 }
@@ -146,6 +189,13 @@ TEST(CacheRecord, EveryMissingFieldIsCorrupt) {
   for (const char* key : {"mode", "max_age", "mx", "lines"}) {
     expect_corrupt(edited([&](auto& e) { e["policy"].erase(key); }), std::string("missing field \"") + key + "\"");
   }
+  for (const char* key : {"verdict", "reason", "checked_at", "valid_until", "hosts"}) {
+    expect_corrupt(edited([&](auto& e) { e["dane"].erase(key); }), std::string("missing field \"") + key + "\"");
+  }
+  for (const char* key : {"host", "usable_tlsa"}) {
+    expect_corrupt(edited([&](auto& e) { e["dane"]["hosts"][0].erase(key); }),
+                   std::string("missing field \"") + key + "\"");
+  }
 }
 
 TEST(CacheRecord, WrongTypesAreCorrupt) {
@@ -156,11 +206,20 @@ TEST(CacheRecord, WrongTypesAreCorrupt) {
   expect_corrupt(edited([](auto& j) { j["policy"]["mx"] = "mx.example.com"; }), "\"mx\" is not an array");
   expect_corrupt(edited([](auto& j) { j["policy"]["lines"] = {"a", 1}; }), "\"lines\" holds a non-string");
   expect_corrupt(edited([](auto& j) { j["failure"] = 3; }), "\"failure\" is neither null nor a string");
+  expect_corrupt(edited([](auto& j) { j["dane"] = "dane"; }), "\"dane\" is neither null nor an object");
+  expect_corrupt(edited([](auto& j) { j["dane"]["hosts"] = "mx1"; }), "\"dane.hosts\" is not an array");
+  expect_corrupt(edited([](auto& j) { j["dane"]["hosts"] = nlohmann::json::array({"mx1"}); }),
+                 "\"dane.hosts\" holds a non-object");
+  expect_corrupt(edited([](auto& j) { j["dane"]["hosts"][0]["usable_tlsa"] = 1; }),
+                 "\"usable_tlsa\" is not a boolean");
+  expect_corrupt(edited([](auto& j) { j["dane"]["valid_until"] = "soon"; }), "\"valid_until\" is not an integer");
 }
 
 TEST(CacheRecord, OutOfRangeAndUnknownValuesAreCorrupt) {
   expect_corrupt(edited([](auto& j) { j["policy"]["mode"] = "strict"; }), "unknown policy mode \"strict\"");
   expect_corrupt(edited([](auto& j) { j["failure"] = "tls-broken"; }), "unknown failure type \"tls-broken\"");
+  expect_corrupt(edited([](auto& j) { j["dane"]["verdict"] = "dane-only"; }), "unknown DANE verdict \"dane-only\"");
+  expect_corrupt(edited([](auto& j) { j["dane"]["checked_at"] = -1; }), "\"checked_at\" out of range");
   expect_corrupt(edited([](auto& j) { j["policy"]["max_age"] = kMaxAgeLimit + 1; }), "\"max_age\" out of range");
   expect_corrupt(edited([](auto& j) { j["policy"]["max_age"] = -1; }), "\"max_age\" out of range");
   expect_corrupt(edited([](auto& j) { j["fetched_at"] = -5; }), "\"fetched_at\" out of range");

@@ -397,6 +397,84 @@ TEST(ShouldDrop, ActiveNegativeIsKept) {
   EXPECT_TRUE(should_drop(r, T0 + Seconds(600), settings()));
 }
 
+// ------------------------------------------------------------ DANE verdicts
+
+DaneDecision dane_decision(DaneVerdict verdict, std::optional<Seconds> ttl) {
+  DaneDecision d;
+  d.verdict = verdict;
+  d.reason = "because";
+  d.hosts = {{"mx.example.com", verdict == DaneVerdict::dane_only}};
+  d.ttl = ttl;
+  return d;
+}
+
+TEST(DaneState, CachedForTheTtlWithinBounds) {
+  const CacheSettings s = settings();  // dane_ttl_min 60 s, dane_ttl_max 3600 s
+  DaneState state = dane_state(dane_decision(DaneVerdict::dane_only, Seconds(300)), T0, s);
+  EXPECT_EQ(state.verdict, DaneVerdict::dane_only);
+  EXPECT_EQ(state.reason, "because");
+  EXPECT_EQ(state.checked_at, T0);
+  EXPECT_EQ(state.valid_until, T0 + Seconds(300));
+  EXPECT_EQ(state.hosts, (std::vector<DaneHost>{{"mx.example.com", true}}));
+  EXPECT_EQ(dane_state(dane_decision(DaneVerdict::dane, Seconds(1)), T0, s).valid_until, T0 + Seconds(60));
+  EXPECT_EQ(dane_state(dane_decision(DaneVerdict::dane, Seconds(86400)), T0, s).valid_until, T0 + Seconds(3600));
+  EXPECT_EQ(dane_state(dane_decision(DaneVerdict::not_applicable, Seconds(0)), T0, s).valid_until, T0 + Seconds(60));
+}
+
+TEST(DaneState, TempErrorIsRetriedAfterDnsErrorRetry) {
+  CacheSettings s = settings();
+  s.dns_error_retry = Seconds(17);
+  EXPECT_EQ(dane_state(dane_decision(DaneVerdict::temp_error, std::nullopt), T0, s).valid_until, T0 + Seconds(17));
+}
+
+TEST(ApplyDane, ReplacesOnlyTheDaneState) {
+  const CacheRecord before = cached_policy();
+  CacheRecord r = apply_dane(&before, dane_decision(DaneVerdict::dane, Seconds(300)), T0 + Seconds(5), settings());
+  ASSERT_TRUE(r.dane.has_value());
+  EXPECT_EQ(r.dane->verdict, DaneVerdict::dane);
+  EXPECT_EQ(r.dane->checked_at, T0 + Seconds(5));
+  EXPECT_EQ(r.policy_text, before.policy_text);
+  EXPECT_EQ(r.valid_until, before.valid_until);
+  EXPECT_EQ(r.last_used, before.last_used);
+  r = apply_dane(&r, dane_decision(DaneVerdict::not_applicable, Seconds(300)), T0 + Seconds(9), settings());
+  EXPECT_EQ(r.dane->verdict, DaneVerdict::not_applicable);
+
+  const CacheRecord fresh = apply_dane(nullptr, dane_decision(DaneVerdict::dane_only, Seconds(300)), T0, settings());
+  EXPECT_FALSE(fresh.has_policy());
+  EXPECT_EQ(fresh.dane->verdict, DaneVerdict::dane_only);
+}
+
+TEST(PlanDane, ResolveWithoutRecordOrVerdict) {
+  EXPECT_EQ(plan_dane(nullptr, T0).action, DaneAction::resolve);
+  const CacheRecord r = cached_policy();
+  EXPECT_EQ(plan_dane(&r, T0).action, DaneAction::resolve);
+  EXPECT_FALSE(plan_dane(&r, T0).refresh_in_background);
+}
+
+TEST(PlanDane, CachedUntilValidUntilAndRefreshedInItsLastQuarter) {
+  const CacheRecord r = apply_dane(nullptr, dane_decision(DaneVerdict::dane, Seconds(400)), T0, settings());
+  DanePlan plan = plan_dane(&r, T0);
+  EXPECT_EQ(plan.action, DaneAction::use_cached);
+  EXPECT_FALSE(plan.refresh_in_background);
+  plan = plan_dane(&r, T0 + Seconds(299));
+  EXPECT_EQ(plan.action, DaneAction::use_cached);
+  EXPECT_FALSE(plan.refresh_in_background);
+  plan = plan_dane(&r, T0 + Seconds(300));
+  EXPECT_EQ(plan.action, DaneAction::use_cached);
+  EXPECT_TRUE(plan.refresh_in_background);
+  plan = plan_dane(&r, T0 + Seconds(399));
+  EXPECT_EQ(plan.action, DaneAction::use_cached);
+  plan = plan_dane(&r, T0 + Seconds(400));
+  EXPECT_EQ(plan.action, DaneAction::resolve);
+  EXPECT_FALSE(plan.refresh_in_background);
+}
+
+TEST(PlanDane, TempErrorIsCachedLikeAnyVerdict) {
+  const CacheRecord r = apply_dane(nullptr, dane_decision(DaneVerdict::temp_error, std::nullopt), T0, settings());
+  EXPECT_EQ(plan_dane(&r, T0 + Seconds(59)).action, DaneAction::use_cached);
+  EXPECT_EQ(plan_dane(&r, T0 + Seconds(60)).action, DaneAction::resolve);
+}
+
 // ---------------------------------------------------------------- whole flows
 
 TEST(Flow, ColdLookupFetchThenServeFromCache) {

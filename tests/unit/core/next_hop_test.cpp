@@ -44,6 +44,14 @@ TEST(NormalizeNextHop, HostWithPort) {
   expect_domain("Relay.Example.com.:smtp", "relay.example.com");
 }
 
+TEST(NormalizeNextHop, OnlyADomainAloneIsBare) {
+  EXPECT_TRUE(normalize_next_hop("example.com").bare);
+  EXPECT_TRUE(normalize_next_hop("Example.COM.").bare);
+  EXPECT_FALSE(normalize_next_hop("[mx.example.com]").bare);
+  EXPECT_FALSE(normalize_next_hop("[mx.example.com]:587").bare);
+  EXPECT_FALSE(normalize_next_hop("mx.example.com:25").bare);
+}
+
 TEST(NormalizeNextHop, BadBracketsAndPorts) {
   for (const char* key : {"[mx.example.com", "[mx.example.com]x", "[mx.example.com]:", "[]", "[]:25", "[[a.com]]",
                           "mx.example.com:", "mx.example.com:25:26", "mx.example.com:2 5", "[a.com]:25]",

@@ -72,6 +72,8 @@ void expect_default_values(const Config& c) {
   EXPECT_EQ(c.cache.drop_unused_after, seconds(90 * 86400));
   EXPECT_EQ(c.refresh_scan_interval, seconds(60));
   EXPECT_EQ(c.refresh_concurrency, 8u);
+  EXPECT_EQ(c.cache.dane_ttl_min, seconds(60));
+  EXPECT_EQ(c.cache.dane_ttl_max, seconds(3600));
   EXPECT_TRUE(c.dns.forwarders.empty());
   EXPECT_EQ(c.dns.resolv_conf, "/etc/resolv.conf");
   const bool have_root_key = std::filesystem::exists("/usr/share/dns/root.key");
@@ -86,6 +88,7 @@ void expect_default_values(const Config& c) {
   EXPECT_EQ(p.name, "default");
   EXPECT_EQ(p.dialect, core::Dialect::postfix);
   EXPECT_EQ(p.testing, TestingAnswer::notfound);
+  EXPECT_FALSE(p.dane);
 }
 
 TEST(DefaultConfig, BuiltInValues) {
@@ -134,6 +137,8 @@ refresh_unused_after = "14d"
 drop_unused_after = "60d"
 refresh_scan_interval = "500ms"
 refresh_concurrency = 16
+dane_ttl_min = "30s"
+dane_ttl_max = "2h"
 
 [dns]
 forwarders = ["127.0.0.53", "127.0.0.1@5353", "::1"]
@@ -152,6 +157,7 @@ reply_deadline = "8s"
 [profiles.postfix310]
 dialect = "postfix-tlsrpt"
 testing = "enforce"
+dane = true
 )");
   EXPECT_EQ(c.source, kFile);
   EXPECT_EQ(c.state_dir, "/srv/mtastsd/state");
@@ -180,6 +186,8 @@ testing = "enforce"
   EXPECT_EQ(c.cache.drop_unused_after, seconds(60 * 86400));
   EXPECT_EQ(c.refresh_scan_interval, milliseconds(500));
   EXPECT_EQ(c.refresh_concurrency, 16u);
+  EXPECT_EQ(c.cache.dane_ttl_min, seconds(30));
+  EXPECT_EQ(c.cache.dane_ttl_max, seconds(7200));
   EXPECT_THAT(c.dns.forwarders, ElementsAre("127.0.0.53", "127.0.0.1@5353", "::1"));
   EXPECT_EQ(c.dns.resolv_conf, "/etc/mtastsd/resolv.conf");
   EXPECT_EQ(c.dns.trust_anchor_file, "/var/lib/unbound/root.key");
@@ -193,7 +201,9 @@ testing = "enforce"
   EXPECT_EQ(p.name, "postfix310");
   EXPECT_EQ(p.dialect, core::Dialect::postfix_tlsrpt);
   EXPECT_EQ(p.testing, TestingAnswer::enforce);
+  EXPECT_TRUE(p.dane);
   EXPECT_EQ(c.profiles.at("default").dialect, core::Dialect::postfix);
+  EXPECT_FALSE(c.profiles.at("default").dane);
 }
 
 TEST(ParseConfig, IntegersAreSecondsAndBytes) {
@@ -301,6 +311,34 @@ TEST(ParseConfig, InvalidValueIsNotComparedAgain) {
               ElementsAre(StartsWith("test.conf:2: cache.negative_ttl_min: expected a duration")));
   EXPECT_THAT(problems("[lookup]\ncold_budget = \"20s\"\nreply_deadline = \"0s\"\n"),
               ElementsAre("test.conf:3: lookup.reply_deadline: must be greater than zero"));
+}
+
+TEST(ParseConfig, DaneTtlBoundsMustBeOrdered) {
+  EXPECT_EQ(only_problem("[cache]\ndane_ttl_min = \"2h\"\n"),
+            "test.conf:2: cache.dane_ttl_min (7200s) must not exceed cache.dane_ttl_max (3600s)");
+  EXPECT_EQ(only_problem("[cache]\ndane_ttl_max = \"1500ms\"\n"),
+            "test.conf:2: cache.dane_ttl_max: must be a whole number of seconds");
+  const Config c = parse_ok("[cache]\ndane_ttl_min = 0\ndane_ttl_max = 0\n");
+  EXPECT_EQ(c.cache.dane_ttl_min, seconds(0));
+  EXPECT_EQ(c.cache.dane_ttl_max, seconds(0));
+}
+
+TEST(ParseConfig, DaneIsABooleanPerProfile) {
+  const Config c =
+      parse_ok("[dns]\ntrust_anchor_file = \"/k\"\n[profiles.d]\ndane = true\n[profiles.e]\ndane = false\n");
+  EXPECT_TRUE(c.profiles.at("d").dane);
+  EXPECT_FALSE(c.profiles.at("e").dane);
+  EXPECT_FALSE(c.profiles.at("default").dane);
+  EXPECT_EQ(only_problem("[profiles.d]\ndane = \"yes\"\n"), "test.conf:2: profiles.d.dane: expected true or false");
+}
+
+TEST(ParseConfig, DaneNeedsATrustAnchor) {
+  EXPECT_EQ(only_problem("[dns]\ntrust_anchor_file = \"\"\n[profiles.default]\ntesting = \"notfound\"\ndane = true\n"),
+            "test.conf:5: profiles.default.dane: dane needs dns.trust_anchor_file (DNSSEC validation)");
+  EXPECT_THAT(problems("[dns]\ntrust_anchor_file = \"\"\n[profiles.a]\ndane = true\n[profiles.b]\ndane = true\n"),
+              ElementsAre(HasSubstr("profiles.a.dane: dane needs"), HasSubstr("profiles.b.dane: dane needs")));
+  // Without DANE, running without validation stays allowed.
+  EXPECT_THAT(problems("[dns]\ntrust_anchor_file = \"\"\n[profiles.a]\ndane = false\n"), SizeIs(0));
 }
 
 TEST(ParseConfig, ColdBudgetWithinReplyDeadline) {
