@@ -23,7 +23,7 @@ import pytest
 import scenarios as sc
 from rig.mtastsd import Mtastsd, binary
 from rig.procs import wait_until
-from rig.postfix import Postfix, policy_map
+from rig.postfix import Postfix, SmtpService, policy_map
 from rig.receivers import Receivers, certificate_names, spki_sha256
 from rig.resolver import use_rig_resolver
 
@@ -34,7 +34,10 @@ DANE_PROFILE = "dane"
 DANE_TRANSPORT = "smtp-dane"
 DANE_DOMAINS = ("pf-dane.example", "pf-dane-mismatch.example")
 # The DANE service also logs the TLSA records it uses and which one matched (tls_log_mask names).
-DANE_SERVICE = {"smtp_tls_policy_maps": policy_map(DANE_PROFILE), "smtp_tls_loglevel": "1,certmatch,dane"}
+DANE_SERVICE = SmtpService({"smtp_tls_policy_maps": policy_map(DANE_PROFILE), "smtp_tls_loglevel": "1,certmatch,dane"})
+# Debian's packaged master.cf runs smtp(8) chrooted; this service does too, with the same map.
+CHROOT_TRANSPORT = "smtp-chroot"
+CHROOT_DOMAIN = "pf-chroot.example"
 # Postfix's smtp_tls_policy_maps deferral reasons (smtp_proto.c) under "secure".
 NOT_VERIFIED = "Server certificate not verified"
 TLS_NOT_OFFERED = "TLS is required, but was not offered by host"
@@ -81,8 +84,11 @@ def world(rig, tmp_path_factory):
     dane_unsupported = dane_unsupported_reason(directory)
 
     receivers = Receivers(directory / "receivers", rig).start()
-    postfix = Postfix(directory / "postfix", rig.ca_file,
-                      transports={} if dane_unsupported else {DANE_TRANSPORT: DANE_SERVICE})
+    transports = {CHROOT_TRANSPORT: SmtpService(chroot=True)}
+    if not dane_unsupported:
+        transports[DANE_TRANSPORT] = DANE_SERVICE
+    postfix = Postfix(directory / "postfix", rig.ca_file, transports=transports)
+    postfix.route(CHROOT_DOMAIN, CHROOT_TRANSPORT)
     mtastsd = None
     try:
         if not dane_unsupported:
@@ -179,6 +185,11 @@ def assert_deferred_on_every_attempt(world: World, mail: Mail, domain: str, reas
     assert world.receivers.messages_for(mail.recipient) == []
 
 
+def services_used(world: World, mail: Mail) -> set[Optional[str]]:
+    """The master.cf services that made the delivery attempts (None: plain smtp)."""
+    return {attempt.service for attempt in world.postfix.deliveries(world.postfix.queue_id(mail.message_id))}
+
+
 def wait_for_handshakes(world: World, kind: str, host: str, count: int) -> None:
     """The receiver recorded `count` TLS handshakes whose SNI was host (the record is written
     when the handshake completes, which may be just after Postfix has logged its verdict)."""
@@ -193,6 +204,7 @@ def test_enforce_good_mx_is_delivered_over_verified_tls(world):
     world.mtastsd.wait_for_answer(domain, sc.secure_answer(domain))
     mail = world.send(domain)
     received = assert_delivered(world, mail, domain, tls=True)
+    assert services_used(world, mail) == {None}
     summaries = tls_summaries(world, domain)
     assert summaries and all(line.startswith(f"Verified TLS connection established to {relay_of(domain)}: ")
                              for line in summaries), summaries
@@ -237,6 +249,23 @@ def test_enforce_mx_outside_the_policy_patterns_is_deferred(world):
     assert failures and all("hostname mismatch" in line for line in failures), host_lines(world, domain)
 
 
+def test_chrooted_smtp_reaches_mtastsd_inside_the_queue_directory(world):
+    """The socket path in the map is relative to the queue directory, so a chrooted smtp(8)
+    (Debian's default) gets the secure answer too: delivered over verified TLS, not merely
+    opportunistic TLS (which a failed lookup would defer, and NOTFOUND would log as Trusted)."""
+    domain = CHROOT_DOMAIN
+    world.mtastsd.wait_for_answer(domain, sc.secure_answer(domain))
+    mail = world.send(domain)
+    received = assert_delivered(world, mail, domain, tls=True)
+    assert services_used(world, mail) == {CHROOT_TRANSPORT}
+    # The smtp(8) process that delivered it idles, chrooted, for the next job.
+    assert world.postfix.service_roots(CHROOT_TRANSPORT) == {str(world.postfix.queue_dir)}
+    summaries = tls_summaries(world, domain)
+    assert summaries and all(line.startswith(f"Verified TLS connection established to {relay_of(domain)}: ")
+                             for line in summaries), summaries
+    assert received["sni"] == mx_host(domain), received
+
+
 # ---- no enforcement ----
 
 def test_testing_mode_bad_mx_is_delivered(world):
@@ -275,6 +304,7 @@ def test_dane_matching_tlsa_is_delivered_with_dane_verification(dane):
     dane.mtastsd.wait_for_answer(domain, "OK dane-only", name=DANE_PROFILE)
     mail = dane.send(domain)
     assert_delivered(dane, mail, domain, tls=True)
+    assert services_used(dane, mail) == {DANE_TRANSPORT}
     association = dane_ee_record(dane.receivers).upper().removeprefix("3 1 1 ")
     lines = host_lines(dane, domain)
     assert dane.postfix.smtp_lines(f"DNSSEC-signed TLSA record: {tlsa_owner(domain)}: 3 1 1 {association}")
@@ -292,6 +322,7 @@ def test_dane_mismatching_tlsa_is_deferred_although_mta_sts_would_accept(dane):
     dane.mtastsd.wait_for_answer(domain, "OK dane-only", name=DANE_PROFILE)
     mail = dane.send(domain)
     assert_deferred_on_every_attempt(dane, mail, domain, NOT_VERIFIED)
+    assert services_used(dane, mail) == {DANE_TRANSPORT}
     assert dane.postfix.smtp_lines(f"DNSSEC-signed TLSA record: {tlsa_owner(domain)}: {sc.TLSA_MISMATCH}")
     failures = verification_failures(dane, domain)
     assert failures and all("no matching DANE TLSA records" in line for line in failures), host_lines(dane, domain)

@@ -9,9 +9,12 @@ signal to its process group and exit, and the daemons it leaves behind (now chil
 subreaper) are waited for by PID.
 
 Every service runs unchrooted (chroot column "n"), so smtp(8) uses the namespace's
-/etc/resolv.conf (rig/resolver.py). mtastsd listens inside the queue directory and the map names
-its socket relative to it, as a chrooted smtp(8) would need. There is no smtpd: nothing listens,
-and inet_interfaces = loopback-only keeps the receivers' 127.0.3.x addresses from being "myself".
+/etc/resolv.conf (rig/resolver.py), except extra smtp services asked to run chrooted the Debian
+way (SmtpService.chroot: the queue directory gets copies of etc/resolv.conf and friends, as
+Debian's configure-instance.sh makes). mtastsd listens inside the queue directory and the map
+names its socket relative to it, which both kinds of smtp(8) reach. There is no smtpd: nothing
+listens, and inet_interfaces = loopback-only keeps the receivers' 127.0.3.x addresses from being
+"myself".
 
 Postfix opens files in data_directory (master.lock, prng_exch) as the postfix user by absolute
 path, which pytest's private (0700) temp tree does not allow: data_directory is a directory of
@@ -25,7 +28,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -36,6 +39,8 @@ SENDER = "sender@sender.example"
 SOCKET_DIR = "mtastsd"                    # inside the queue directory
 SOCKET_NAME = "socketmap.sock"
 DAEMON_DIRECTORY = Path("/usr/lib/postfix/sbin")
+CHROOT_FILES = ("etc/localtime", "etc/services", "etc/resolv.conf", "etc/hosts", "etc/host.conf",
+                "etc/nsswitch.conf")
 
 
 def policy_map(profile: str) -> str:
@@ -114,7 +119,9 @@ class LogLine:
 
 @dataclass
 class Delivery:
-    """One `QID: to=<...>, relay=..., status=...` line: the result of one delivery attempt."""
+    """One `QID: to=<...>, relay=..., status=...` line: the result of one delivery attempt, and
+    the master.cf service that logged it (None: the plain smtp service)."""
+    service: Optional[str]
     qid: str
     to: str
     relay: str
@@ -122,12 +129,19 @@ class Delivery:
     reason: str
 
 
+@dataclass
+class SmtpService:
+    """An extra smtp(8) service in master.cf: its -o overrides (e.g. smtp_tls_policy_maps with
+    another profile) and whether it runs chrooted in the queue directory, as Debian's does."""
+    overrides: dict[str, str] = field(default_factory=dict)
+    chroot: bool = False
+
+
 class Postfix:
     def __init__(self, directory: Path, ca_file: Path, profile: str = "default",
-                 transports: Optional[dict[str, dict[str, str]]] = None):
+                 transports: Optional[dict[str, SmtpService]] = None):
         """profile: the mtastsd profile main.cf's smtp_tls_policy_maps names.
-        transports: extra smtp(8) services in master.cf, {name: {parameter: value}} (their -o
-        overrides, e.g. a policy_map() with another profile); route domains to them with route()."""
+        transports: extra smtp(8) services {name: service}; route domains to them with route()."""
         self.dir = directory
         self.config_dir = directory / "etc"
         self.queue_dir = directory / "queue"
@@ -165,15 +179,30 @@ class Postfix:
             dir=self.dir, data_dir=self.data_dir, policy_map=policy_map(self.profile), ca_file=self.ca_file,
             transport_maps=transport_maps))
         master_cf = MASTER_CF
-        for name, overrides in self.transports.items():
-            master_cf += f"{name:<10} unix  -       -      n      -      -       smtp\n"
+        for name, service in self.transports.items():
+            master_cf += f"{name:<10} unix  -       -      {'y' if service.chroot else 'n'}      -      -       smtp\n"
+            # Its log lines read postfix/<name>/smtp[PID].
+            overrides = {"syslog_name": f"postfix/{name}", **service.overrides}
             master_cf += "".join(f"  -o {parameter}={value}\n" for parameter, value in overrides.items())
         (self.config_dir / "master.cf").write_text(master_cf)
+        if any(service.chroot for service in self.transports.values()):
+            self._populate_chroot()
         self.postfix("check")
         socket_dir = self.policy_socket.parent
         socket_dir.mkdir(mode=0o750)
         shutil.chown(socket_dir, "root", POSTFIX_USER)
         return self
+
+    def _populate_chroot(self) -> None:
+        """What Debian's /usr/lib/postfix/configure-instance.sh copies into the queue directory
+        for chrooted services: the files the resolver and service lookups read."""
+        for name in CHROOT_FILES:
+            source = Path("/") / name
+            if source.is_file():
+                target = self.queue_dir / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)  # the content as this namespace sees it
+                target.chmod(0o644)
 
     def start(self) -> "Postfix":
         self.master = Daemon("postfix-master", [str(DAEMON_DIRECTORY / "master"), "-c", str(self.config_dir), "-s"],
@@ -250,13 +279,26 @@ class Postfix:
         for line in self.log_lines():
             m = DELIVERY.match(line.text)
             if m and m["qid"] == qid:
-                found.append(Delivery(m["qid"], m["to"], m["relay"], m["status"], m["reason"]))
+                found.append(Delivery(line.service, m["qid"], m["to"], m["relay"], m["status"], m["reason"]))
         return found
 
     def smtp_lines(self, mentioning: str) -> list[str]:
         """smtp(8) lines containing `mentioning`, e.g. "HOST[" for one MX host (TLS results carry
         no queue id; each scenario has MX host names of its own)."""
         return [line.text for line in self.log_lines() if line.program == "smtp" and mentioning in line.text]
+
+    def service_roots(self, service: str) -> set[str]:
+        """The root directories of the running processes of a master.cf service (`-n service`
+        on their command lines): the queue directory for a chrooted one, "/" otherwise."""
+        roots = set()
+        for pid in os.listdir("/proc"):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if b"-n" in argv and argv[argv.index(b"-n") + 1] == service.encode():
+                    roots.add(os.readlink(f"/proc/{pid}/root"))
+            except (OSError, ValueError, IndexError):
+                continue
+        return roots
 
     def wait_for_attempts(self, message_id: str, count: int, timeout: float = 30) -> list[Delivery]:
         """Wait until the message has had `count` delivery attempts; return them."""
