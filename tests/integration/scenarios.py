@@ -191,6 +191,8 @@ SCENARIOS += [
     Scenario("pf-no-sts.example", mx=(("mail.pf-no-sts.example", "plaintext"),)),
     # Delivered by a chrooted smtp(8), which reaches mtastsd's socket inside the queue directory.
     _mail("pf-chroot.example", "pfchroot1", "good"),
+    # Delivered by an smtp(8) whose map names a socket nobody listens on (mtastsd down).
+    _mail("pf-unreachable.example", "pfunr1", "good"),
     # The MX host matches none of the policy's patterns; its certificate is valid for its own name.
     _mail("pf-mx-mismatch.example", "pfmm1", "good", mx_host="rogue.pf-mx-mismatch.example"),
     # DANE. pf-dane.example's MX has a certificate no CA vouches for, so only DANE can verify it;

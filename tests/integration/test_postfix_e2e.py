@@ -38,6 +38,10 @@ DANE_SERVICE = SmtpService({"smtp_tls_policy_maps": policy_map(DANE_PROFILE), "s
 # Debian's packaged master.cf runs smtp(8) chrooted; this service does too, with the same map.
 CHROOT_TRANSPORT = "smtp-chroot"
 CHROOT_DOMAIN = "pf-chroot.example"
+# A service whose map names a socket nobody listens on: mtastsd stopped or not yet started.
+UNREACHABLE_TRANSPORT = "smtp-unreachable"
+UNREACHABLE_DOMAIN = "pf-unreachable.example"
+UNREACHABLE_SERVICE = SmtpService({"smtp_tls_policy_maps": "socketmap:unix:mtastsd/nobody-listens.sock:default"})
 # Postfix's smtp_tls_policy_maps deferral reasons (smtp_proto.c) under "secure".
 NOT_VERIFIED = "Server certificate not verified"
 TLS_NOT_OFFERED = "TLS is required, but was not offered by host"
@@ -84,11 +88,12 @@ def world(rig, tmp_path_factory):
     dane_unsupported = dane_unsupported_reason(directory)
 
     receivers = Receivers(directory / "receivers", rig).start()
-    transports = {CHROOT_TRANSPORT: SmtpService(chroot=True)}
+    transports = {CHROOT_TRANSPORT: SmtpService(chroot=True), UNREACHABLE_TRANSPORT: UNREACHABLE_SERVICE}
     if not dane_unsupported:
         transports[DANE_TRANSPORT] = DANE_SERVICE
     postfix = Postfix(directory / "postfix", rig.ca_file, transports=transports)
     postfix.route(CHROOT_DOMAIN, CHROOT_TRANSPORT)
+    postfix.route(UNREACHABLE_DOMAIN, UNREACHABLE_TRANSPORT)
     mtastsd = None
     try:
         if not dane_unsupported:
@@ -264,6 +269,24 @@ def test_chrooted_smtp_reaches_mtastsd_inside_the_queue_directory(world):
     assert summaries and all(line.startswith(f"Verified TLS connection established to {relay_of(domain)}: ")
                              for line in summaries), summaries
     assert received["sni"] == mx_host(domain), received
+
+
+def test_unreachable_mtastsd_defers_instead_of_downgrading(world):
+    """A policy lookup that cannot connect is a configuration problem to Postfix: the mail waits
+    in the queue; it is neither bounced nor sent opportunistically."""
+    domain = UNREACHABLE_DOMAIN
+    mail = world.send(domain)
+    [first] = world.postfix.wait_for_attempts(mail.message_id, 1)
+    # relay=none: Postfix gave up before connecting to any MX.
+    assert (first.status, first.relay, first.reason) == ("deferred", "none", "client TLS configuration problem"), first
+    assert world.postfix.smtp_lines(f'next-hop destination "{domain}": policy table lookup error')
+    world.postfix.flush()
+    second = world.postfix.wait_for_attempts(mail.message_id, 2)[1]
+    assert (second.status, second.relay) == ("deferred", "none"), second
+    queued = world.postfix.queued(first.qid)
+    assert queued is not None and queued["queue_name"] == "deferred", queued
+    assert world.receivers.messages_for(mail.recipient) == []
+    assert not host_lines(world, domain)  # no connection to the MX at all
 
 
 # ---- no enforcement ----
