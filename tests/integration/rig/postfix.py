@@ -48,6 +48,7 @@ def policy_map(profile: str) -> str:
     queue directory, where smtp(8) runs chrooted or not."""
     return f"socketmap:unix:{SOCKET_DIR}/{SOCKET_NAME}:{profile}"
 
+
 MAIN_CF = """\
 # A private Postfix instance for the end-to-end tests (rig/postfix.py).
 compatibility_level = 3.6
