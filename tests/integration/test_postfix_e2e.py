@@ -7,9 +7,10 @@ receiving SMTP servers recorded (rig/smtp_receiver.py), never from mtastsd's ans
 Each test first waits until mtastsd answers its domain as expected (the policy is cached), so
 the test is about what Postfix does with that answer, not about the first-contact cold budget.
 
-DANE (RFC 8461 sec. 2: MTA-STS must not override DANE) needs mtastsd's profile key `dane`; DANE
-domains go through a second smtp(8) service whose map asks the profile "dane". Where the mtastsd
-under test does not accept that key, the DANE tests are skipped and say so."""
+A few domains go through smtp(8) services of their own (transport_maps): one chrooted as on
+Debian, one whose map names a socket nobody listens on, and for DANE (RFC 8461 sec. 2: MTA-STS
+must not override DANE) one whose map asks mtastsd's profile "dane" (profile key `dane = true`).
+Where the mtastsd under test does not accept that key, the DANE tests are skipped and say so."""
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +23,8 @@ import pytest
 
 import scenarios as sc
 from rig.mtastsd import Mtastsd, binary
-from rig.procs import wait_until
 from rig.postfix import Postfix, SmtpService, policy_map
+from rig.procs import wait_until
 from rig.receivers import Receivers, certificate_names, spki_sha256
 from rig.resolver import use_rig_resolver
 
