@@ -6,7 +6,7 @@ MTASTSD_BUILD_PACKAGES="cmake ninja-build g++ pkg-config libboost-dev libssl-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libidn2-dev nlohmann-json3-dev dns-root-data ca-certificates"
 # Test dependencies: unit tests and the network-namespace rig.
 MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl
-  python3 python3-pytest dnsutils procps debootstrap debian-archive-keyring"
+  python3 python3-pytest dnsutils procps debootstrap debian-archive-keyring postfix python3-aiosmtpd"
 
 # install_packages PKG...: apt-get install only what dpkg does not already have.
 install_packages() {

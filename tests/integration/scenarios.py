@@ -54,6 +54,7 @@ class Scenario:
     content_type: str = "text/plain"
     records: tuple[tuple[str, str, str], ...] = ()  # extra (owner, type, rdata) RRs, zone-file syntax
     mta_sts_host: bool = True             # publish an A record for mta-sts.<domain>
+    mx: tuple[tuple[str, str], ...] = ()  # (MX host, SMTP_RECEIVERS key): "<domain> MX 10 <host>", "<host> A <addr>"
 
     @property
     def server_address(self) -> str:
@@ -211,6 +212,48 @@ SCENARIOS += [
     # Looked up only by the instance with cold_budget 0.
     _dane("dane-cold.example", "danecold1", ((tlsa_ee("f3"),),)),
 ]
+
+# --- Postfix end to end (test_postfix_e2e.py) ---
+# Receiving SMTP servers (rig/smtp_receiver.py, port 25), one per kind. Each certificate covers the
+# MX host names that point at its server (rig/receivers.py).
+SMTP_RECEIVERS = {
+    "good": "127.0.3.1",        # STARTTLS, rig CA, valid for its MX host names
+    "wrong-name": "127.0.3.2",  # STARTTLS, rig CA, but for another name
+    "expired": "127.0.3.3",     # STARTTLS, rig CA, validity ended in the past
+    "untrusted": "127.0.3.4",   # STARTTLS, from a CA nobody trusts
+    "plaintext": "127.0.3.5",   # does not offer STARTTLS
+}
+TLSA_MISMATCH = "3 1 1 " + "0" * 64  # a well-formed DANE-EE SPKI SHA-256 association no key has
+
+
+def _mail(domain: str, id_: str, receiver: str, mx_host: str = "", **kw) -> Scenario:
+    """A domain with the usual enforce policy whose one MX host (mail.<domain> unless given) is
+    served by the receiver of that kind."""
+    return _std(domain, id_, mx=((mx_host or f"mail.{domain}", receiver),), **kw)
+
+
+SCENARIOS += [
+    _mail("pf-enforce.example", "pfenf1", "good"),
+    _mail("pf-wrong-name.example", "pfwn1", "wrong-name"),
+    _mail("pf-expired.example", "pfexp1", "expired"),
+    _mail("pf-untrusted.example", "pfut1", "untrusted"),
+    _mail("pf-plaintext.example", "pfpt1", "plaintext"),
+    _mail("pf-testing.example", "pftest1", "untrusted", policy=policy("testing", ("mail.pf-testing.example",))),
+    Scenario("pf-no-sts.example", mx=(("mail.pf-no-sts.example", "plaintext"),)),
+    # Delivered by a chrooted smtp(8), which reaches mtastsd's socket inside the queue directory.
+    _mail("pf-chroot.example", "pfchroot1", "good"),
+    # Delivered by an smtp(8) whose map names a socket nobody listens on (mtastsd down).
+    _mail("pf-unreachable.example", "pfunr1", "good"),
+    # The MX host matches none of the policy's patterns; its certificate is valid for its own name.
+    _mail("pf-mx-mismatch.example", "pfmm1", "good", mx_host="rogue.pf-mx-mismatch.example"),
+    # DANE. pf-dane.example's MX has a certificate no CA vouches for, so only DANE can verify it;
+    # its TLSA record is published by the test (the key is made at test time).
+    # pf-dane-mismatch.example's MTA-STS policy alone would accept its MX, its TLSA record does not.
+    _mail("pf-dane.example", "pfdane1", "untrusted"),
+    _mail("pf-dane-mismatch.example", "pfdm1", "good",
+          records=(("_25._tcp.mail.pf-dane-mismatch.example", "TLSA", TLSA_MISMATCH),)),
+]
+# --- end of Postfix end to end ---
 
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"

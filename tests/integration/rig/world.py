@@ -17,6 +17,8 @@ def dns_records(scenario: sc.Scenario) -> list[tuple[str, str, str]]:
         records.append((f"_mta-sts.{d}", "CNAME", dns.fqdn(scenario.txt_cname)))
     if scenario.mta_sts_host and (scenario.txt or scenario.txt_cname):
         records.append((f"mta-sts.{d}", "A", scenario.server_address))
+    for host, receiver in scenario.mx:
+        records += [(d, "MX", f"10 {dns.fqdn(host)}"), (host, "A", sc.SMTP_RECEIVERS[receiver])]
     records += list(scenario.records)
     return records
 
@@ -30,6 +32,7 @@ class Rig:
         now = dt.datetime.now(dt.timezone.utc)
         ca = pki.CertificateAuthority(self.dir / "ca", "mtastsd integration test CA")
         rogue = pki.CertificateAuthority(self.dir / "rogue-ca", "untrusted test CA")
+        self.ca, self.rogue_ca = ca, rogue  # also for the receiving SMTP servers (rig/receivers.py)
         self.ca_file = ca.cert
 
         good_hosts = [f"mta-sts.{s.domain}" for s in sc.SCENARIOS if s.server not in
