@@ -83,10 +83,8 @@ bool has_valid_percent_encoding(std::string_view s) {
   return true;
 }
 
-using UriCheck = std::expected<ReportUri, std::string>;
-
 // mailto: one addr-spec (RFC 6068 sec. 2 "to"), dot-atom local part, host-name domain.
-UriCheck check_mailto(std::string_view uri, std::string_view rest) {
+std::expected<ReportUri, std::string> check_mailto(std::string_view uri, std::string_view rest) {
   if (rest.find('?') != std::string_view::npos) return std::unexpected("mailto header fields are not supported");
   const std::string address = percent_decode(rest);
   if (address.find(',') != std::string::npos) return std::unexpected("several mailto addresses are not supported");
@@ -100,7 +98,7 @@ UriCheck check_mailto(std::string_view uri, std::string_view rest) {
 }
 
 // https: "//" host [":" port] followed by anything URI characters allow.
-UriCheck check_https(std::string_view uri, std::string_view rest) {
+std::expected<ReportUri, std::string> check_https(std::string_view uri, std::string_view rest) {
   if (!rest.starts_with("//")) return std::unexpected("https URI without an authority");
   rest.remove_prefix(2);
   const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
@@ -120,25 +118,13 @@ UriCheck check_https(std::string_view uri, std::string_view rest) {
   return ReportUri{ReportUriScheme::https, std::string(uri), ""};
 }
 
-UriCheck check_uri(std::string_view uri) {
-  if (!std::ranges::all_of(uri, is_uri_char)) return std::unexpected("character not allowed in a URI");
-  if (uri.find('!') != std::string_view::npos)
-    return std::unexpected("literal \"!\" (RFC 8460 sec. 3: it must be percent-encoded)");
-  if (!has_valid_percent_encoding(uri)) return std::unexpected("bad percent-encoding");
-  const std::size_t colon = uri.find(':');
-  const std::string scheme = ascii_lowercase(uri.substr(0, colon == std::string_view::npos ? 0 : colon));
-  if (scheme == "mailto") return check_mailto(uri, uri.substr(colon + 1));
-  if (scheme == "https") return check_https(uri, uri.substr(colon + 1));
-  return std::unexpected("scheme is neither mailto nor https (RFC 8460 sec. 3)");
-}
-
 bool same_destination(const ReportUri& a, const ReportUri& b) {
   if (a.scheme != b.scheme) return false;
   return a.scheme == ReportUriScheme::mailto ? a.mailbox == b.mailbox : a.uri == b.uri;
 }
 
 void add_uri(TlsRptRecord& record, std::string_view uri) {
-  auto checked = check_uri(uri);
+  auto checked = parse_report_uri(uri);
   if (!checked) {
     record.rejected.push_back({util::printable_excerpt(uri), std::move(checked.error())});
     return;
@@ -215,6 +201,18 @@ std::string_view to_string(TlsRptDiscoveryError e) {
     case TlsRptDiscoveryError::invalid: return "unusable v=TLSRPTv1 TXT record";
   }
   return "no usable TXT record";
+}
+
+std::expected<ReportUri, std::string> parse_report_uri(std::string_view uri) {
+  if (!std::ranges::all_of(uri, is_uri_char)) return std::unexpected("character not allowed in a URI");
+  if (uri.find_first_of("!,") != std::string_view::npos)
+    return std::unexpected("literal \"!\" or \",\" (RFC 8460 sec. 3: they must be percent-encoded)");
+  if (!has_valid_percent_encoding(uri)) return std::unexpected("bad percent-encoding");
+  const std::size_t colon = uri.find(':');
+  const std::string scheme = ascii_lowercase(uri.substr(0, colon == std::string_view::npos ? 0 : colon));
+  if (scheme == "mailto") return check_mailto(uri, uri.substr(colon + 1));
+  if (scheme == "https") return check_https(uri, uri.substr(colon + 1));
+  return std::unexpected("scheme is neither mailto nor https (RFC 8460 sec. 3)");
 }
 
 std::expected<TlsRptRecord, TlsRptRecordFailure> parse_tlsrpt_record(std::string_view txt) {

@@ -55,6 +55,10 @@ struct TlsRptRecordFailure {
   std::string detail;  // which rule failed, or why each URI was rejected
 };
 
+// One rua URI (e.g. from a stored aggregate's rua list), checked as in a record;
+// the error is the reason it is unusable.
+std::expected<ReportUri, std::string> parse_report_uri(std::string_view uri);
+
 // One TXT record, its character-strings already concatenated without spaces (sec. 3).
 std::expected<TlsRptRecord, TlsRptRecordFailure> parse_tlsrpt_record(std::string_view txt);
 

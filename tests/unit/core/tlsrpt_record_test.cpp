@@ -179,6 +179,22 @@ TEST(ReportUriCheck, CharactersAndEncoding) {
   EXPECT_EQ(rejection_of("tlsrpt@example.com"), "scheme is neither mailto nor https (RFC 8460 sec. 3)");
 }
 
+TEST(ReportUriCheck, SingleUriAsStoredInAggregates) {
+  auto mailto = parse_report_uri("mailto:Reports@Example.com");
+  ASSERT_TRUE(mailto.has_value());
+  EXPECT_EQ(*mailto, (ReportUri{ReportUriScheme::mailto, "mailto:Reports@Example.com", "Reports@example.com"}));
+  auto https = parse_report_uri("https://r.example.com/tlsrpt");
+  ASSERT_TRUE(https.has_value());
+  EXPECT_EQ(https->scheme, ReportUriScheme::https);
+  auto bad = parse_report_uri("http://r.example.com/");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error(), "scheme is neither mailto nor https (RFC 8460 sec. 3)");
+  EXPECT_FALSE(parse_report_uri("").has_value());
+  // In a record a "," ends the URI; alone it must be rejected as well.
+  EXPECT_EQ(parse_report_uri("https://r.example.com/a,b").error(),
+            "literal \"!\" or \",\" (RFC 8460 sec. 3: they must be percent-encoded)");
+}
+
 TEST(SelectTlsRptRecord, OneRecordAmongOthers) {
   auto r = select_tlsrpt_record({"v=spf1 -all", "v=TLSRPTv1; rua=mailto:a@example.com", "hello"});
   ASSERT_TRUE(r.has_value());
