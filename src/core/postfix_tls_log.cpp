@@ -15,9 +15,9 @@
 namespace mtastsd::core {
 namespace {
 
-constexpr std::size_t kMaxTagLength = 128;        // "postfix-instance/service/smtp": far shorter
+constexpr std::size_t kMaxTagLength = 128;  // "postfix-instance/service/smtp": far shorter
 constexpr std::size_t kMaxPidDigits = 10;
-constexpr std::size_t kMaxReasonLength = 200;     // failure-reason-code taken from the log
+constexpr std::size_t kMaxReasonLength = 200;  // failure-reason-code taken from the log
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -111,7 +111,8 @@ FailureType classify_certificate_failure(std::string_view reason) {
 // (4.7.4 / 4.7.5); anything else is not a TLS failure.
 std::optional<FailureType> classify_session_reason(std::string_view reason) {
   if (reason.starts_with("TLS is required, but was not offered by host ")) return FailureType::starttls_not_supported;
-  if (reason.starts_with("TLS is required, but host ") && reason.find(" refused to start TLS") != std::string_view::npos)
+  if (reason.starts_with("TLS is required, but host ") &&
+      reason.find(" refused to start TLS") != std::string_view::npos)
     return FailureType::starttls_not_supported;
   if (reason.starts_with("Server certificate not trusted")) return FailureType::certificate_not_trusted;
   if (reason.starts_with("Server certificate not verified")) return FailureType::certificate_host_mismatch;
@@ -277,7 +278,8 @@ std::vector<SessionEvent> PostfixTlsLogCorrelator::on_delivery(const std::string
     p->closed.clear();
     p->closed_queue_id.clear();
   }
-  if (p && p->reported_queue_id == queue_id && p->reported_peer == relay.value_or(Peer{})) return events;  // same session
+  if (p && p->reported_queue_id == queue_id && p->reported_peer == relay.value_or(Peer{}))
+    return events;  // same session
 
   if (p && p->current && relay && p->current->peer == *relay) {
     const Attempt attempt = std::move(*p->current);

@@ -72,8 +72,8 @@ struct LogLineFailure {
 };
 
 struct PostfixLogStats {
-  std::uint64_t forgotten_processes = 0;   // dropped to stay within max_processes
-  std::uint64_t unattributed_attempts = 0; // ended attempts dropped before a recipient line named their domain
+  std::uint64_t forgotten_processes = 0;    // dropped to stay within max_processes
+  std::uint64_t unattributed_attempts = 0;  // ended attempts dropped before a recipient line named their domain
 };
 
 class PostfixTlsLogCorrelator {

@@ -58,16 +58,16 @@ struct FailureDetail {
 };
 
 struct SessionEvent {
-  std::string report_domain;   // the recipient (policy) domain the report is about
-  std::string tlsrpt_record;   // its _smtp._tls TXT record as the source passed it; "" = not known yet
-                               // (log lines): look it up before aggregating
+  std::string report_domain;  // the recipient (policy) domain the report is about
+  std::string tlsrpt_record;  // its _smtp._tls TXT record as the source passed it; "" = not known yet
+                              // (log lines): look it up before aggregating
   AppliedPolicy policy;
-  bool failed = false;         // the session's final result (libtlsrpt "f")
+  bool failed = false;  // the session's final result (libtlsrpt "f")
   // What went wrong; libtlsrpt's "t" is its size. Usually empty for a successful
   // session and one entry for a failed one.
   std::vector<FailureDetail> failure_details;
-  std::string mx_hostname;     // MX host the session went to, when the source says ("" from
-                               // datagrams of successful sessions: libtlsrpt does not carry it)
+  std::string mx_hostname;  // MX host the session went to, when the source says ("" from
+                            // datagrams of successful sessions: libtlsrpt does not carry it)
 };
 
 }  // namespace mtastsd::core

@@ -44,7 +44,9 @@ constexpr std::array<std::pair<std::int64_t, FailureType>, 11> kFailureCodes{{
 }};
 
 // Where in the datagram a member sits, for error details: "policies[0].t".
-std::string where(std::string_view path, const char* key) { return std::string(path) + (path.empty() ? "" : ".") + key; }
+std::string where(std::string_view path, const char* key) {
+  return std::string(path) + (path.empty() ? "" : ".") + key;
+}
 
 std::expected<const Json*, DatagramFailure> member(const Json& obj, std::string_view path, const char* key) {
   const auto it = obj.find(key);
@@ -60,7 +62,8 @@ std::expected<std::string, DatagramFailure> read_string(const Json& value, std::
 std::expected<std::int64_t, DatagramFailure> read_int(const Json& value, std::string_view path, const char* key) {
   if (value.is_number_unsigned()) {
     const auto u = value.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return fail(DatagramError::bad_value, where(path, key) + " out of range");
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      return fail(DatagramError::bad_value, where(path, key) + " out of range");
     return static_cast<std::int64_t>(u);
   }
   if (value.is_number_integer()) return value.get<std::int64_t>();
@@ -69,7 +72,7 @@ std::expected<std::int64_t, DatagramFailure> read_int(const Json& value, std::st
 
 // An optional array of strings; absent means empty.
 std::expected<std::vector<std::string>, DatagramFailure> read_optional_strings(const Json& obj, std::string_view path,
-                                                                                const char* key) {
+                                                                               const char* key) {
   const auto it = obj.find(key);
   if (it == obj.end()) return std::vector<std::string>{};
   if (!it->is_array()) return fail(DatagramError::wrong_type, where(path, key) + " is not an array");
@@ -83,7 +86,8 @@ std::expected<std::vector<std::string>, DatagramFailure> read_optional_strings(c
 }
 
 // An optional string member; absent means "".
-std::expected<std::string, DatagramFailure> read_optional_string(const Json& obj, std::string_view path, const char* key) {
+std::expected<std::string, DatagramFailure> read_optional_string(const Json& obj, std::string_view path,
+                                                                 const char* key) {
   const auto it = obj.find(key);
   if (it == obj.end()) return std::string();
   return read_string(*it, path, key);
@@ -95,7 +99,8 @@ std::expected<std::string, DatagramFailure> read_domain(const Json& value, std::
   std::string domain = ascii_lowercase(*text);
   if (domain.ends_with('.')) domain.pop_back();
   if (!is_host_name(domain))
-    return fail(DatagramError::bad_value, where(path, key) + " is not a domain: \"" + util::printable_excerpt(*text, 60) + "\"");
+    return fail(DatagramError::bad_value,
+                where(path, key) + " is not a domain: \"" + util::printable_excerpt(*text, 60) + "\"");
   return domain;
 }
 
@@ -111,9 +116,8 @@ std::expected<FailureDetail, DatagramFailure> read_failure_detail(const Json& ob
   FailureDetail detail;
   detail.result_type = *type;
   const std::pair<const char*, std::string*> fields[] = {
-      {"s", &detail.sending_mta_ip},         {"n", &detail.receiving_mx_hostname},
-      {"h", &detail.receiving_mx_helo},      {"r", &detail.receiving_ip},
-      {"a", &detail.additional_information}, {"f", &detail.failure_reason_code},
+      {"s", &detail.sending_mta_ip}, {"n", &detail.receiving_mx_hostname},  {"h", &detail.receiving_mx_helo},
+      {"r", &detail.receiving_ip},   {"a", &detail.additional_information}, {"f", &detail.failure_reason_code},
   };
   for (const auto& [key, target] : fields) {
     auto value = read_optional_string(obj, path, key);
@@ -210,15 +214,16 @@ std::optional<FailureType> failure_code_to_type(std::int64_t code) {
 
 std::expected<std::vector<SessionEvent>, DatagramFailure> parse_tlsrpt_datagram(std::string_view datagram) {
   if (datagram.size() > kMaxDatagramSize)
-    return fail(DatagramError::too_large, std::to_string(datagram.size()) + " bytes, more than " +
-                                              std::to_string(kMaxDatagramSize));
+    return fail(DatagramError::too_large,
+                std::to_string(datagram.size()) + " bytes, more than " + std::to_string(kMaxDatagramSize));
   // Without exceptions: a parse error (including invalid UTF-8) yields a "discarded" value.
   const Json j = Json::parse(datagram.begin(), datagram.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return fail(DatagramError::not_json, util::printable_excerpt(datagram, 60));
 
   const auto version = j.find("dpv");
   if (version == j.end() || !version->is_string() || version->get_ref<const std::string&>() != "1")
-    return fail(DatagramError::bad_version, version == j.end() ? "no dpv" : "dpv = " + util::printable_excerpt(version->dump(), 20));
+    return fail(DatagramError::bad_version,
+                version == j.end() ? "no dpv" : "dpv = " + util::printable_excerpt(version->dump(), 20));
 
   auto domain_member = member(j, "", "d");
   if (!domain_member) return Failure(domain_member.error());

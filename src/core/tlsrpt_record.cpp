@@ -42,7 +42,9 @@ bool is_uri_char(char c) {
   return std::string_view("-._~:/?#[]@!$&'()*+,;=%").find(c) != std::string_view::npos;
 }
 // RFC 5322 sec. 3.2.3 atext.
-bool is_atext(char c) { return is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos; }
+bool is_atext(char c) {
+  return is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+}
 
 bool is_dot_atom_text(std::string_view s) {
   if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos) return false;
@@ -158,7 +160,9 @@ class Scanner {
 
 using Failure = std::unexpected<TlsRptRecordFailure>;
 
-Failure fail(TlsRptRecordError error, std::string detail) { return Failure(TlsRptRecordFailure{error, std::move(detail)}); }
+Failure fail(TlsRptRecordError error, std::string detail) {
+  return Failure(TlsRptRecordFailure{error, std::move(detail)});
+}
 
 // tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri); leaves the scanner before the next field-delim.
 std::expected<void, TlsRptRecordFailure> parse_rua_value(Scanner& in, TlsRptRecord& record) {

@@ -32,7 +32,7 @@ struct ReportUri {
 };
 
 struct RejectedReportUri {
-  std::string uri;     // as published, made printable and bounded for logs
+  std::string uri;  // as published, made printable and bounded for logs
   std::string reason;
 };
 

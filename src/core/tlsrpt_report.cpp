@@ -76,7 +76,8 @@ std::expected<std::uint64_t, AggregateCorrupt> read_count(const Json& obj, const
   auto m = member(obj, key);
   if (!m) return Corrupt(m.error());
   if ((*m)->is_number_unsigned()) return (*m)->get<std::uint64_t>();
-  if ((*m)->is_number_integer() && (*m)->get<std::int64_t>() >= 0) return static_cast<std::uint64_t>((*m)->get<std::int64_t>());
+  if ((*m)->is_number_integer() && (*m)->get<std::int64_t>() >= 0)
+    return static_cast<std::uint64_t>((*m)->get<std::int64_t>());
   return corrupt(std::string("field \"") + key + "\" is not a count");
 }
 
@@ -250,7 +251,8 @@ std::expected<DomainDayKey, AggregateCorrupt> decode_domain_day_key(std::string_
   const auto day = UtcDay::parse(bytes.substr(0, 10));
   if (!day || bytes.size() < 12 || bytes[10] != '/') return corrupt("key is not \"YYYY-MM-DD/domain\"");
   const std::string_view domain = bytes.substr(11);
-  if (!is_host_name(domain) || ascii_lowercase(domain) != domain) return corrupt("key domain is not a lowercase host name");
+  if (!is_host_name(domain) || ascii_lowercase(domain) != domain)
+    return corrupt("key domain is not a lowercase host name");
   return DomainDayKey{*day, std::string(domain)};
 }
 
@@ -316,7 +318,8 @@ std::string_view to_string(AggregateError e) {
 std::expected<DomainDayKey, AggregateFailure> domain_day_key(const SessionEvent& event, util::TimePoint received_at) {
   const std::string domain = ascii_lowercase(event.report_domain);
   if (!is_host_name(domain))
-    return std::unexpected(AggregateFailure{AggregateError::bad_report_domain, util::printable_excerpt(event.report_domain, 60)});
+    return std::unexpected(
+        AggregateFailure{AggregateError::bad_report_domain, util::printable_excerpt(event.report_domain, 60)});
   return DomainDayKey{UtcDay::containing(received_at), domain};
 }
 
@@ -327,17 +330,17 @@ std::expected<void, AggregateFailure> merge_session(DomainDay& day, const Sessio
     return std::unexpected(AggregateFailure{AggregateError::no_tlsrpt_record, event.report_domain});
   auto record = parse_tlsrpt_record(event.tlsrpt_record);
   if (!record)
-    return std::unexpected(AggregateFailure{AggregateError::unusable_tlsrpt_record,
-                                            std::string(to_string(record.error().error)) + ": " + record.error().detail});
+    return std::unexpected(
+        AggregateFailure{AggregateError::unusable_tlsrpt_record,
+                         std::string(to_string(record.error().error)) + ": " + record.error().detail});
 
   PolicyAggregate wanted;
   for (const ReportUri& uri : record->rua) wanted.rua.push_back(uri.uri);
   wanted.policy = event.policy;
   if (wanted.policy.domain.empty()) wanted.policy.domain = ascii_lowercase(event.report_domain);
 
-  auto it = std::ranges::find_if(day.policies, [&](const PolicyAggregate& p) {
-    return p.rua == wanted.rua && p.policy == wanted.policy;
-  });
+  auto it = std::ranges::find_if(
+      day.policies, [&](const PolicyAggregate& p) { return p.rua == wanted.rua && p.policy == wanted.policy; });
   if (it == day.policies.end()) {
     if (day.policies.size() >= kMaxPoliciesPerDomainDay)
       return std::unexpected(AggregateFailure{AggregateError::too_many_policies, event.report_domain});
@@ -395,8 +398,10 @@ std::expected<TlsRptReport, ReportFailure> build_report(const ReportOrigin& orig
   const std::string domain = ascii_lowercase(report_domain);
   if (origin.organization_name.empty() || origin.contact_info.empty() || !is_host_name(submitter))
     return report_fail(ReportError::bad_origin, "organization name, contact info and a submitter domain are required");
-  if (!is_host_name(domain)) return report_fail(ReportError::bad_report_domain, util::printable_excerpt(report_domain, 60));
-  if (!is_unique_token(unique_token)) return report_fail(ReportError::bad_unique_token, util::printable_excerpt(unique_token, 60));
+  if (!is_host_name(domain))
+    return report_fail(ReportError::bad_report_domain, util::printable_excerpt(report_domain, 60));
+  if (!is_unique_token(unique_token))
+    return report_fail(ReportError::bad_unique_token, util::printable_excerpt(unique_token, 60));
   if (policies.empty()) return report_fail(ReportError::no_policies, domain);
 
   TlsRptReport out;

@@ -68,7 +68,7 @@ struct PolicyAggregate {
   std::uint64_t successful_sessions = 0;
   std::uint64_t failed_sessions = 0;
   std::vector<FailureDetailCount> failure_details;  // distinct, in first-seen order
-  std::uint64_t failure_details_dropped = 0;         // details beyond kMaxFailureDetailsPerPolicy
+  std::uint64_t failure_details_dropped = 0;        // details beyond kMaxFailureDetailsPerPolicy
   bool operator==(const PolicyAggregate&) const = default;
 };
 

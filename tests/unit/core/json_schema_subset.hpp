@@ -40,10 +40,11 @@ class JsonSchemaSubset {
     return false;
   }
 
-  static void check_at(const Json& schema, const Json& value, const std::string& path, std::vector<std::string>& errors) {
+  static void check_at(const Json& schema, const Json& value, const std::string& path,
+                       std::vector<std::string>& errors) {
     static const std::set<std::string> kAnnotations = {"$schema", "$id", "$comment", "title", "description"};
-    static const std::set<std::string> kKeywords = {"type",    "required",  "properties", "additionalProperties",
-                                                    "items",   "enum",      "minimum",    "minItems",
+    static const std::set<std::string> kKeywords = {"type",      "required", "properties", "additionalProperties",
+                                                    "items",     "enum",     "minimum",    "minItems",
                                                     "minLength", "pattern"};
     const std::string where = path.empty() ? "/" : path;
     for (const auto& [keyword, argument] : schema.items()) {

@@ -17,15 +17,18 @@ constexpr std::string_view kCipher =
 constexpr std::string_view kMx1 = "mx1.example.com[192.0.2.10]";
 constexpr std::string_view kMx2 = "mx2.example.com[2001:db8::11]";
 
-std::string line(std::string_view text, std::string_view prefix = kPrefix) { return std::string(prefix) + std::string(text); }
+std::string line(std::string_view text, std::string_view prefix = kPrefix) {
+  return std::string(prefix) + std::string(text);
+}
 
 std::string established(std::string_view trust, std::string_view peer, std::string_view prefix = kPrefix) {
   return line(std::string(trust) + " TLS connection established to " + std::string(peer) + ":25" + std::string(kCipher),
               prefix);
 }
 
-std::string delivered(std::string_view peer, std::string_view status_and_reason, std::string_view rcpt = "alice@example.com",
-                      std::string_view prefix = kPrefix, std::string_view queue_id = "4F2A31C0D2") {
+std::string delivered(std::string_view peer, std::string_view status_and_reason,
+                      std::string_view rcpt = "alice@example.com", std::string_view prefix = kPrefix,
+                      std::string_view queue_id = "4F2A31C0D2") {
   return line(std::string(queue_id) + ": to=<" + std::string(rcpt) + ">, relay=" + std::string(peer) +
                   ":25, delay=0.52, delays=0.02/0.01/0.3/0.19, dsn=2.0.0, status=" + std::string(status_and_reason),
               prefix);
@@ -180,10 +183,11 @@ TEST(PostfixTlsLog, HandshakeFailureThenPlaintextDeliveryIsAFailedSession) {
 }
 
 TEST(PostfixTlsLog, NonTlsFailureAfterGoodTlsIsASuccess) {
-  const auto events = feed_all({established("Verified", kMx1),
-                                delivered(kMx1, "deferred (host mx1.example.com[192.0.2.10] said: 451 4.3.0 try later)"),
-                                delivered(kMx1, "bounced (host mx1.example.com[192.0.2.10] said: 550 5.1.1 unknown user)",
-                                          "bob@example.org", kPrefix, "5B6C7D8E9F")});
+  const auto events =
+      feed_all({established("Verified", kMx1),
+                delivered(kMx1, "deferred (host mx1.example.com[192.0.2.10] said: 451 4.3.0 try later)"),
+                delivered(kMx1, "bounced (host mx1.example.com[192.0.2.10] said: 550 5.1.1 unknown user)",
+                          "bob@example.org", kPrefix, "5B6C7D8E9F")});
   // The second line belongs to no new session (no TLS line for it): one event only.
   ASSERT_EQ(events.size(), 1u);
   EXPECT_FALSE(events[0].failed);
@@ -192,8 +196,9 @@ TEST(PostfixTlsLog, NonTlsFailureAfterGoodTlsIsASuccess) {
 TEST(PostfixTlsLog, GivenUpMxWaitsForTheRecipientLine) {
   PostfixTlsLogCorrelator log;
   // mx1 does not offer STARTTLS (not the last MX: a plain info line), mx2 works.
-  auto events = feed_all(log, {line("4F2A31C0D2: TLS is required, but was not offered by host mx1.example.com[192.0.2.10]"),
-                               established("Verified", kMx2)});
+  auto events =
+      feed_all(log, {line("4F2A31C0D2: TLS is required, but was not offered by host mx1.example.com[192.0.2.10]"),
+                     established("Verified", kMx2)});
   EXPECT_TRUE(events.empty());
   events = feed_all(log, {delivered(kMx2, "sent (250 ok)")});
   ASSERT_EQ(events.size(), 2u);
@@ -231,8 +236,10 @@ TEST(PostfixTlsLog, OneSessionForSeveralRecipients) {
   });
   ASSERT_EQ(events.size(), 1u);
   const auto failed = feed_all({
-      delivered(kMx1, "deferred (TLS is required, but was not offered by host mx1.example.com[192.0.2.10])", "a@example.com"),
-      delivered(kMx1, "deferred (TLS is required, but was not offered by host mx1.example.com[192.0.2.10])", "b@example.com"),
+      delivered(kMx1, "deferred (TLS is required, but was not offered by host mx1.example.com[192.0.2.10])",
+                "a@example.com"),
+      delivered(kMx1, "deferred (TLS is required, but was not offered by host mx1.example.com[192.0.2.10])",
+                "b@example.com"),
   });
   EXPECT_EQ(failed.size(), 1u);
 }
@@ -254,15 +261,17 @@ TEST(PostfixTlsLog, InterleavedProcesses) {
   const std::string other_host = "Mar  3 10:00:01 relay2 postfix/smtp[1111]: ";
   PostfixTlsLogCorrelator log;
   const auto events = feed_all(
-      log, {
-               line("server certificate verification failed for mx1.example.com[192.0.2.10]:25: certificate has expired", p1),
-               established("Verified", "mx.example.org[198.51.100.5]", p2),
-               established("Verified", kMx1, other_host),
-               established("Untrusted", kMx1, p1),
-               delivered("mx.example.org[198.51.100.5]", "sent (250 ok)", "erin@example.org", p2, "AAAA1"),
-               delivered(kMx1, "sent (250 ok)", "frank@example.com", other_host, "BBBB2"),
-               delivered(kMx1, "deferred (Server certificate not trusted)", "alice@example.com", p1, "CCCC3"),
-           });
+      log,
+      {
+          line("server certificate verification failed for mx1.example.com[192.0.2.10]:25: certificate has expired",
+               p1),
+          established("Verified", "mx.example.org[198.51.100.5]", p2),
+          established("Verified", kMx1, other_host),
+          established("Untrusted", kMx1, p1),
+          delivered("mx.example.org[198.51.100.5]", "sent (250 ok)", "erin@example.org", p2, "AAAA1"),
+          delivered(kMx1, "sent (250 ok)", "frank@example.com", other_host, "BBBB2"),
+          delivered(kMx1, "deferred (Server certificate not trusted)", "alice@example.com", p1, "CCCC3"),
+      });
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].report_domain, "example.org");
   EXPECT_FALSE(events[0].failed);
@@ -277,22 +286,23 @@ TEST(PostfixTlsLog, InterleavedProcesses) {
 TEST(PostfixTlsLog, LinesWithoutTlsMeaningMakeNoEvent) {
   PostfixTlsLogCorrelator log;
   const auto events = feed_all(
-      log, {
-               // plaintext delivery without TLS lines
-               delivered(kMx1, "sent (250 ok)"),
-               // other delivery agents
-               line("4F2A31C0D2: to=<bob@example.com>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent "
-                    "(delivered to mailbox)",
-                    "Mar  3 10:00:01 mail postfix/local[77]: "),
-               // the SMTP server side
-               line("Verified TLS connection established from client.example.net[203.0.113.9]: TLSv1.3 with cipher x",
-                    "Mar  3 10:00:01 mail postfix/smtpd[88]: "),
-               line("connect to mx1.example.com[192.0.2.10]:25: Connection refused"),
-               line("warning: TLS library problem: error:0A000086:SSL routines::certificate verify failed"),
-               "-- Boot 1234 --",
-               "",
-               "not a syslog line [123] at all",
-           });
+      log,
+      {
+          // plaintext delivery without TLS lines
+          delivered(kMx1, "sent (250 ok)"),
+          // other delivery agents
+          line("4F2A31C0D2: to=<bob@example.com>, relay=local, delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent "
+               "(delivered to mailbox)",
+               "Mar  3 10:00:01 mail postfix/local[77]: "),
+          // the SMTP server side
+          line("Verified TLS connection established from client.example.net[203.0.113.9]: TLSv1.3 with cipher x",
+               "Mar  3 10:00:01 mail postfix/smtpd[88]: "),
+          line("connect to mx1.example.com[192.0.2.10]:25: Connection refused"),
+          line("warning: TLS library problem: error:0A000086:SSL routines::certificate verify failed"),
+          "-- Boot 1234 --",
+          "",
+          "not a syslog line [123] at all",
+      });
   EXPECT_TRUE(events.empty());
   EXPECT_EQ(log.tracked_processes(), 0u);
 }
@@ -325,7 +335,9 @@ TEST(PostfixTlsLog, RecipientDomainIsNormalised) {
   auto events = feed_all({established("Verified", kMx1), delivered(kMx1, "sent (250 ok)", "Alice@Example.COM.")});
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].report_domain, "example.com");
-  events = feed_all({established("Verified", kMx1), delivered(kMx1, "sent (250 ok)", "a@b\xc3\xbc" "cher.example")});
+  events = feed_all({established("Verified", kMx1), delivered(kMx1, "sent (250 ok)",
+                                                              "a@b\xc3\xbc"
+                                                              "cher.example")});
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].report_domain, "xn--bcher-kva.example");
 }
@@ -342,13 +354,13 @@ TEST(PostfixTlsLog, OrigToAndExtraFields) {
 
 TEST(PostfixTlsLog, SyslogPrefixFormats) {
   const std::string formats[] = {
-      "Mar  3 10:00:01 mail postfix/smtp[1234]: ",                          // classic syslog
-      "2024-03-03T10:00:01.123456+00:00 mail postfix/smtp[1234]: ",         // Debian 12 rsyslog (RFC 3339)
-      "Mar 03 10:00:01 mail postfix/smtp[1234]: ",                          // journalctl short
-      "Mar  3 10:00:01.123456 mail postfix/smtp[1234]: ",                   // maillog_file
-      "Mar  3 10:00:01 mail postfix-out/smtp[1234]: ",                      // multi-instance
-      "Mar  3 10:00:01 mail postfix/relay/smtp[1234]: ",                    // service name
-      "postfix/smtp[1234]: ",                                               // no timestamp, no host
+      "Mar  3 10:00:01 mail postfix/smtp[1234]: ",                   // classic syslog
+      "2024-03-03T10:00:01.123456+00:00 mail postfix/smtp[1234]: ",  // Debian 12 rsyslog (RFC 3339)
+      "Mar 03 10:00:01 mail postfix/smtp[1234]: ",                   // journalctl short
+      "Mar  3 10:00:01.123456 mail postfix/smtp[1234]: ",            // maillog_file
+      "Mar  3 10:00:01 mail postfix-out/smtp[1234]: ",               // multi-instance
+      "Mar  3 10:00:01 mail postfix/relay/smtp[1234]: ",             // service name
+      "postfix/smtp[1234]: ",                                        // no timestamp, no host
   };
   for (const std::string& prefix : formats) {
     const auto events = feed_all({
@@ -365,15 +377,16 @@ TEST(PostfixTlsLog, SyslogPrefixFormats) {
 TEST(PostfixTlsLog, TagMustBeFollowedByColonAndSpace) {
   PostfixTlsLogCorrelator log;
   // "[1234]x" is not a tag; the real tag comes later on the line.
-  const auto events = feed_all(log, {"Mar  3 host[1234]x postfix/smtp[99]: " + established("Verified", kMx1, ""),
-                                     delivered(kMx1, "sent (250 ok)", "alice@example.com", "Mar  3 host[1234]x postfix/smtp[99]: ")});
+  const auto events =
+      feed_all(log, {"Mar  3 host[1234]x postfix/smtp[99]: " + established("Verified", kMx1, ""),
+                     delivered(kMx1, "sent (250 ok)", "alice@example.com", "Mar  3 host[1234]x postfix/smtp[99]: ")});
   EXPECT_EQ(events.size(), 1u);
 }
 
 TEST(PostfixTlsLog, LineLengthCap) {
   PostfixTlsLogCorrelator log;
-  std::string long_line = line("4F2A31C0D2: to=<alice@example.com>, relay=x, status=sent (" +
-                               std::string(kMaxLogLineLength, 'x') + ")");
+  std::string long_line =
+      line("4F2A31C0D2: to=<alice@example.com>, relay=x, status=sent (" + std::string(kMaxLogLineLength, 'x') + ")");
   auto r = log.feed(long_line);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().error, LogLineError::too_long);
@@ -392,7 +405,7 @@ TEST(PostfixTlsLog, UnparsableTlsLines) {
            line("server certificate verification failed for [192.0.2.10]:25: x"),
            line("SSL_connect error to mx1.example.com:25: x"),
            line("4F2A31C0D2: to=<alice@example.com>, relay=mx1.example.com[192.0.2.10]:25, delay=1"),  // no status
-           line("4F2A31C0D2: to=<alice@example.com, relay=x, status=sent"),                           // no ">"
+           line("4F2A31C0D2: to=<alice@example.com, relay=x, status=sent"),                            // no ">"
            line("4F2A31C0D2: TLS is required, but was not offered by host somewhere"),
        }) {
     PostfixTlsLogCorrelator log;
@@ -445,8 +458,8 @@ TEST(PostfixTlsLog, ClosedAttemptsPerDeliveryAreCapped) {
   for (std::size_t i = 0; i < kMaxClosedAttempts + 3; ++i)
     feed_all(log, {line("AAAA1: TLS is required, but was not offered by host mx1.example.com[192.0.2.10]")});
   EXPECT_EQ(log.stats().unattributed_attempts, 3u);
-  const auto events = feed_all(log, {established("Verified", kMx2),
-                                     delivered(kMx2, "sent (250 ok)", "a@example.com", kPrefix, "AAAA1")});
+  const auto events = feed_all(
+      log, {established("Verified", kMx2), delivered(kMx2, "sent (250 ok)", "a@example.com", kPrefix, "AAAA1")});
   EXPECT_EQ(events.size(), kMaxClosedAttempts + 1);
 }
 

@@ -58,7 +58,8 @@ TEST(TlsRptDatagram, InterfaceNotesExample) {
 TEST(TlsRptDatagram, SuccessfulNoPolicyFoundSession) {
   // What libtlsrpt sends for a successful session without policy: no optional members.
   const auto events = parse_ok(
-      R"({"dpv": "1","d": "example.org","pr": "v=TLSRPTv1;rua=https://r.example.org/","policies":[{"policy-type":9,"t":0,"f":0}]})");
+      R"({"dpv": "1","d": "example.org","pr": "v=TLSRPTv1;rua=https://r.example.org/",)"
+      R"("policies":[{"policy-type":9,"t":0,"f":0}]})");
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].policy.type, PolicyType::no_policy_found);
   EXPECT_EQ(events[0].policy.domain, "example.org");  // defaults to the report domain
@@ -72,10 +73,14 @@ TEST(TlsRptDatagram, SuccessfulNoPolicyFoundSession) {
 TEST(TlsRptDatagram, TlsaPolicyAndAllDetailFields) {
   Json j = example();
   j["policies"][0]["policy-type"] = 1;
-  j["policies"][0]["failure-details"] = Json::array(
-      {{{"c", 304}, {"s", "2001:db8::1"}, {"n", "mx.example.net"}, {"h", "helo"}, {"r", "2001:db8::2"},
-        {"a", "https://info.example/x"}, {"f", "X509_V_ERR_CERT_HAS_EXPIRED"}},
-       {{"c", 306}}});
+  j["policies"][0]["failure-details"] = Json::array({{{"c", 304},
+                                                      {"s", "2001:db8::1"},
+                                                      {"n", "mx.example.net"},
+                                                      {"h", "helo"},
+                                                      {"r", "2001:db8::2"},
+                                                      {"a", "https://info.example/x"},
+                                                      {"f", "X509_V_ERR_CERT_HAS_EXPIRED"}},
+                                                     {{"c", 306}}});
   j["policies"][0]["t"] = 2;
   const auto events = parse_ok(j.dump());
   ASSERT_EQ(events.size(), 1u);
@@ -118,11 +123,16 @@ TEST(TlsRptDatagram, UnknownMembersAreIgnored) {
 
 TEST(TlsRptDatagram, EveryFailureCodeMaps) {
   const std::pair<int, FailureType> codes[] = {
-      {201, FailureType::starttls_not_supported}, {202, FailureType::certificate_host_mismatch},
-      {203, FailureType::certificate_not_trusted}, {204, FailureType::certificate_expired},
-      {205, FailureType::validation_failure},     {301, FailureType::sts_policy_fetch_error},
-      {302, FailureType::sts_policy_invalid},     {303, FailureType::sts_webpki_invalid},
-      {304, FailureType::tlsa_invalid},           {305, FailureType::dnssec_invalid},
+      {201, FailureType::starttls_not_supported},
+      {202, FailureType::certificate_host_mismatch},
+      {203, FailureType::certificate_not_trusted},
+      {204, FailureType::certificate_expired},
+      {205, FailureType::validation_failure},
+      {301, FailureType::sts_policy_fetch_error},
+      {302, FailureType::sts_policy_invalid},
+      {303, FailureType::sts_webpki_invalid},
+      {304, FailureType::tlsa_invalid},
+      {305, FailureType::dnssec_invalid},
       {306, FailureType::dane_required},
   };
   for (const auto& [code, type] : codes) {
@@ -219,7 +229,8 @@ TEST(TlsRptDatagram, WrongTypes) {
   EXPECT_EQ(with([](Json& j) { j["policies"][0]["failure-details"][0] = "x"; }), DatagramError::wrong_type);
   EXPECT_EQ(with([](Json& j) { j["policies"][0]["failure-details"][0]["c"] = "202"; }), DatagramError::wrong_type);
   for (const char* key : {"s", "n", "h", "r", "a", "f"})
-    EXPECT_EQ(with([&](Json& j) { j["policies"][0]["failure-details"][0][key] = 1; }), DatagramError::wrong_type) << key;
+    EXPECT_EQ(with([&](Json& j) { j["policies"][0]["failure-details"][0][key] = 1; }), DatagramError::wrong_type)
+        << key;
   EXPECT_EQ(with([](Json& j) { j["policies"][0]["t"] = "1"; }), DatagramError::wrong_type);
   EXPECT_EQ(with([](Json& j) { j["policies"][0]["f"] = true; }), DatagramError::wrong_type);
 }

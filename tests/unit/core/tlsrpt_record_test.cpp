@@ -51,8 +51,10 @@ TEST(ParseTlsRptRecord, HttpsRecord) {
 }
 
 TEST(ParseTlsRptRecord, SeveralUrisWithWhitespaceAroundCommas) {
-  const TlsRptRecord r = parse_ok("v=TLSRPTv1; rua=mailto:a@example.com , \thttps://r.example.net/x,mailto:b@example.org");
-  EXPECT_EQ(uris(r), (std::vector<std::string>{"mailto:a@example.com", "https://r.example.net/x", "mailto:b@example.org"}));
+  const TlsRptRecord r =
+      parse_ok("v=TLSRPTv1; rua=mailto:a@example.com , \thttps://r.example.net/x,mailto:b@example.org");
+  EXPECT_EQ(uris(r),
+            (std::vector<std::string>{"mailto:a@example.com", "https://r.example.net/x", "mailto:b@example.org"}));
 }
 
 TEST(ParseTlsRptRecord, DelimiterVariants) {
@@ -87,18 +89,17 @@ TEST(ParseTlsRptRecord, VersionMustBeCompleteAndFirst) {
 }
 
 TEST(ParseTlsRptRecord, GrammarViolations) {
-  EXPECT_EQ(parse_error("v=TLSRPTv1").error, TlsRptRecordError::syntax);            // 1*field
-  EXPECT_EQ(parse_error("v=TLSRPTv1;").error, TlsRptRecordError::syntax);           // 1*field
+  EXPECT_EQ(parse_error("v=TLSRPTv1").error, TlsRptRecordError::syntax);   // 1*field
+  EXPECT_EQ(parse_error("v=TLSRPTv1;").error, TlsRptRecordError::syntax);  // 1*field
   EXPECT_EQ(parse_error("v=TLSRPTv1 rua=mailto:a@example.com").error, TlsRptRecordError::syntax);
-  EXPECT_EQ(parse_error("v=TLSRPTv1; rua=").error, TlsRptRecordError::syntax);      // empty URI
+  EXPECT_EQ(parse_error("v=TLSRPTv1; rua=").error, TlsRptRecordError::syntax);  // empty URI
   EXPECT_EQ(parse_error("v=TLSRPTv1; rua=mailto:a@example.com,").error, TlsRptRecordError::syntax);
   EXPECT_EQ(parse_error("v=TLSRPTv1; rua=,mailto:a@example.com").error, TlsRptRecordError::syntax);
   EXPECT_EQ(parse_error("v=TLSRPTv1; rua=mailto:a@example.com;; x=1").error, TlsRptRecordError::syntax);
   EXPECT_EQ(parse_error("v=TLSRPTv1; rua=mailto:a@example.com; x").error, TlsRptRecordError::syntax);
   EXPECT_EQ(parse_error("v=TLSRPTv1; rua=mailto:a@example.com; x=").error, TlsRptRecordError::syntax);
   EXPECT_EQ(parse_error("v=TLSRPTv1; rua=mailto:a@example.com; _x=1").error, TlsRptRecordError::syntax);
-  EXPECT_EQ(parse_error("v=TLSRPTv1; rua=mailto:a@example.com mailto:b@example.com").error,
-            TlsRptRecordError::syntax);
+  EXPECT_EQ(parse_error("v=TLSRPTv1; rua=mailto:a@example.com mailto:b@example.com").error, TlsRptRecordError::syntax);
 }
 
 TEST(ParseTlsRptRecord, ExtensionNameLength) {

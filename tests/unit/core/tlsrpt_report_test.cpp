@@ -29,7 +29,9 @@ Json report_schema() {
   return Json::parse(text.str());
 }
 
-std::vector<std::string> schema_errors(const Json& report) { return test::JsonSchemaSubset::check(report_schema(), report); }
+std::vector<std::string> schema_errors(const Json& report) {
+  return test::JsonSchemaSubset::check(report_schema(), report);
+}
 
 AppliedPolicy sts_policy() {
   return AppliedPolicy{PolicyType::sts,
@@ -295,8 +297,9 @@ TEST(MergeSession, FailureDetailsOfSuccessfulSessionsCountToo) {
 DomainDay full_day() {
   DomainDay day;
   merge_ok(day, success());
-  FailureDetail all_fields{FailureType::sts_webpki_invalid, "2001:db8::1", "mx.example.net", "250 mx.example.net \xe2\x9c\x93",
-                           "2001:db8::2", "https://info.example/x", "X509_V_ERR_CERT_HAS_EXPIRED"};
+  FailureDetail all_fields{FailureType::sts_webpki_invalid,   "2001:db8::1", "mx.example.net",
+                           "250 mx.example.net \xe2\x9c\x93", "2001:db8::2", "https://info.example/x",
+                           "X509_V_ERR_CERT_HAS_EXPIRED"};
   merge_ok(day, failure(all_fields));
   merge_ok(day, failure(expired()));
   SessionEvent none = success("v=TLSRPTv1; rua=https://r.example.com/,mailto:b@example.com");
@@ -323,7 +326,8 @@ TEST(DomainDayEncoding, IsCompactVersionedJson) {
   const Json j = Json::parse(encode_domain_day(full_day()));
   EXPECT_EQ(j["v"], kAggregateFormat);
   const Json& detail = j["policies"][0]["details"][1];  // expired(): only n and f set
-  EXPECT_EQ(detail, (Json{{"t", "certificate-expired"}, {"c", 1}, {"n", "mx2.example.net"}, {"f", "certificate has expired"}}));
+  EXPECT_EQ(detail,
+            (Json{{"t", "certificate-expired"}, {"c", 1}, {"n", "mx2.example.net"}, {"f", "certificate has expired"}}));
 }
 
 TEST(DomainDayEncoding, InvalidUtf8IsReplacedNotFatal) {
@@ -414,8 +418,9 @@ TEST(BuildReport, FileNameAndSubject) {
   // sec. 5.1: sender!policy-domain!begin-timestamp!end-timestamp!unique-id.json.gz (unix seconds)
   EXPECT_EQ(report->file_name, "sender.example!example.com!1711929600!1712015999!a1b2c3.json.gz");
   // sec. 5.3
-  EXPECT_EQ(report->subject,
-            "Report Domain: example.com Submitter: sender.example Report-ID: <20240401.a1b2c3.example.com@sender.example>");
+  EXPECT_EQ(
+      report->subject,
+      "Report Domain: example.com Submitter: sender.example Report-ID: <20240401.a1b2c3.example.com@sender.example>");
 }
 
 TEST(BuildReport, TokenMakesReportsUnique) {
@@ -503,8 +508,9 @@ TEST(ReportSchema, AcceptsAReportShapedLikeTheRfcExample) {
     "contact-info": "tls-reports@other.example",
     "report-id": "6c1c2a1e-8f0b-4a53-9d5e-0d2b1f1c9a77",
     "policies": [{
-      "policy": {"policy-type": "sts", "policy-string": ["version: STSv1", "mode: testing", "mx: *.mail.receiver.example",
-                 "max_age: 604800"], "policy-domain": "receiver.example", "mx-host": ["*.mail.receiver.example"]},
+      "policy": {"policy-type": "sts",
+                 "policy-string": ["version: STSv1", "mode: testing", "mx: *.mail.receiver.example", "max_age: 604800"],
+                 "policy-domain": "receiver.example", "mx-host": ["*.mail.receiver.example"]},
       "summary": {"total-successful-session-count": 1200, "total-failure-session-count": 40},
       "failure-details": [
         {"result-type": "starttls-not-supported", "sending-mta-ip": "2001:db8:1::25",
