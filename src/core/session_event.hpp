@@ -13,7 +13,7 @@
 
 namespace mtastsd::core {
 
-// RFC 8460 sec. 4.3 policy-type, plus `unknown` for sources that cannot tell
+// RFC 8460 sec. 4.4 policy-type, plus `unknown` for sources that cannot tell
 // (Postfix log lines): such events must be resolved (e.g. to sts when mtastsd has
 // a policy cached for the domain) before they are aggregated.
 enum class PolicyType { sts, tlsa, no_policy_found, unknown };
@@ -35,7 +35,7 @@ inline std::optional<PolicyType> policy_type_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-// The policy the sender applied (RFC 8460 sec. 4.3 "policy").
+// The policy the sender applied (RFC 8460 sec. 4.4 "policy").
 struct AppliedPolicy {
   PolicyType type = PolicyType::unknown;
   std::vector<std::string> strings;   // policy-string: the policy's lines (sts) or TLSA records (tlsa)
@@ -44,7 +44,7 @@ struct AppliedPolicy {
   bool operator==(const AppliedPolicy&) const = default;
 };
 
-// One failure of a session (RFC 8460 sec. 4.3 "failure-details" without the
+// One failure of a session (RFC 8460 sec. 4.4 "failure-details" without the
 // count); empty strings are fields the source did not know.
 struct FailureDetail {
   FailureType result_type = FailureType::validation_failure;
