@@ -8,6 +8,7 @@
 //    but the first occurrence of a non-repeated field are ignored, so the first
 //    id wins and later id or v fields are skipped (they must still be grammatical).
 //  - Field names are case-sensitive (%s"id="): "ID=x" is an extension, not the id.
+#include "util/text_scanner.hpp"
 #include "core/sts_record.hpp"
 
 #include <algorithm>
@@ -21,7 +22,7 @@ constexpr std::string_view kVersion = "v=STSv1";
 constexpr std::size_t kMaxIdLength = 32;       // sts-id = %s"id=" 1*32(ALPHA / DIGIT)
 constexpr std::size_t kMaxExtNameLength = 32;  // sts-ext-name: 1 + *31 characters
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+using util::is_wsp;
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 bool is_ext_name_char(char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }
 // sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): VCHAR except ";" and "=".
@@ -35,27 +36,7 @@ bool starts_with_version(std::string_view txt) {
   return txt.size() == kVersion.size() || is_wsp(txt[kVersion.size()]) || txt[kVersion.size()] == ';';
 }
 
-// Cursor over the record text.
-class Scanner {
- public:
-  explicit Scanner(std::string_view text, std::size_t pos) : text_(text), pos_(pos) {}
-  bool at_end() const { return pos_ == text_.size(); }
-  char peek() const { return text_[pos_]; }
-  void skip() { ++pos_; }
-  void skip_wsp() {
-    while (!at_end() && is_wsp(peek())) ++pos_;
-  }
-  template <typename Pred>
-  std::string_view take_while(Pred pred) {
-    const std::size_t start = pos_;
-    while (!at_end() && pred(peek())) ++pos_;
-    return text_.substr(start, pos_ - start);
-  }
-
- private:
-  std::string_view text_;
-  std::size_t pos_;
-};
+using Scanner = util::TextScanner;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 //    order, so no published destination is lost.
 //  - A URI token runs to the next WSP, "," or ";" (the RFC requires "," to be
 //    encoded; a URI holding a literal ";" cannot be told from the field delimiter).
+#include "util/text_scanner.hpp"
 #include "core/tlsrpt_record.hpp"
 
 #include <algorithm>
@@ -23,7 +24,7 @@ constexpr std::string_view kVersion = "v=TLSRPTv1";
 constexpr std::size_t kMaxExtNameLength = 32;  // tlsrpt-ext-name: 1 + *31 characters
 constexpr std::size_t kMaxPort = 65535;
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+using util::is_wsp;
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
@@ -136,27 +137,7 @@ void add_uri(TlsRptRecord& record, std::string_view uri) {
   if (!duplicate) record.rua.push_back(std::move(*checked));
 }
 
-// Cursor over the record text.
-class Scanner {
- public:
-  Scanner(std::string_view text, std::size_t pos) : text_(text), pos_(pos) {}
-  bool at_end() const { return pos_ == text_.size(); }
-  char peek() const { return text_[pos_]; }
-  void skip() { ++pos_; }
-  void skip_wsp() {
-    while (!at_end() && is_wsp(peek())) ++pos_;
-  }
-  template <typename Pred>
-  std::string_view take_while(Pred pred) {
-    const std::size_t start = pos_;
-    while (!at_end() && pred(peek())) ++pos_;
-    return text_.substr(start, pos_ - start);
-  }
-
- private:
-  std::string_view text_;
-  std::size_t pos_;
-};
+using Scanner = util::TextScanner;
 
 using Failure = std::unexpected<TlsRptRecordFailure>;
 
