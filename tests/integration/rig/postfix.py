@@ -58,7 +58,8 @@ RESOLV_CONF = Path("/etc/resolv.conf")    # this namespace's: the rig's unbound 
 CHROOT_FILES = ("etc/localtime", "etc/services", "etc/resolv.conf", "etc/hosts", "etc/host.conf",
                 "etc/nsswitch.conf")
 # Copies the files above (those that exist) into QUEUE/etc as the generation's programs see them.
-POPULATE_CHROOT = 'queue=$1; shift; for f; do if [ -f "/$f" ]; then cp "/$f" "$queue/$f"; chmod 644 "$queue/$f"; fi; done'
+POPULATE_CHROOT = ('queue=$1; shift; for f; do '
+                   'if [ -f "/$f" ]; then cp "/$f" "$queue/$f"; chmod 644 "$queue/$f"; fi; done')
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,6 @@ class Generation:
         if self.root is None:
             return list(argv)
         return trixie.chroot_command(self.root, argv, binds={ROOT_INSTANCE_DIR: host_dir}, resolv_conf=RESOLV_CONF)
-
-
-HOST_3_7 = Generation("3.7", compatibility_level="3.6")
-
-
-def trixie_3_10(root: Path) -> Generation:
-    return Generation("3.10", compatibility_level="3.10", root=root, main_cf=MAIN_CF_3_10)
 
 
 def policy_map(profile: str, tcp: Optional[str] = None) -> str:
@@ -135,6 +129,14 @@ MAIN_CF_3_10 = """\
 # attributes are parsed either way, and smtp_tls_enforce_sts_mx_patterns (default yes) uses them.
 smtp_tlsrpt_enable = no
 """
+
+HOST_3_7 = Generation("3.7", compatibility_level="3.6")
+
+
+def trixie_3_10(root: Path) -> Generation:
+    """Debian 13's Postfix in the built root (conftest.py's trixie_root)."""
+    return Generation("3.10", compatibility_level="3.10", root=root, main_cf=MAIN_CF_3_10)
+
 
 # Every service unchrooted (5th column "n"). No smtpd, no local delivery.
 MASTER_CF = """\
@@ -236,8 +238,8 @@ class Postfix:
 
     # ---- set-up ----
     def prepare(self) -> "Postfix":
-        """Write the configuration, create the queue (postfix check) and mtastsd's socket
-        directory. mtastsd starts after this and before start()."""
+        """Write the configuration, create the queue (postfix check) and, without policy_tcp,
+        mtastsd's socket directory. mtastsd starts after this and before start()."""
         self.dir.mkdir(mode=0o755)
         self.dir.chmod(0o755)  # in the root, Postfix's users reach data_directory through it
         self.config_dir.mkdir()
