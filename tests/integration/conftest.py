@@ -7,7 +7,11 @@ moves the pytest process into a fresh anonymous one (unshare(CLONE_NEWNET)), whi
 deletes by itself when the last process in it exits. Either way only lo exists: nothing leaves.
 
 Processes: this process becomes a child subreaper; every server is a direct child stopped by
-PID; at the end anything still parented to us (orphaned grandchildren) is ended by PID."""
+PID; at the end anything still parented to us (orphaned grandchildren) is ended by PID.
+
+The Postfix 3.10 stage (issue #3) needs the Debian 13 root (rig/trixie.py): fixture
+`trixie_root`, which skips loudly, printing "SKIPPED Postfix 3.10 stage: <reason>" past pytest's
+capture once per session, when this machine cannot have it."""
 from __future__ import annotations
 
 import ctypes
@@ -22,7 +26,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from rig import procs  # noqa: E402
+from rig import procs, trixie  # noqa: E402
 from rig.mtastsd import Mtastsd  # noqa: E402
 from rig.world import Rig  # noqa: E402
 
@@ -104,3 +108,22 @@ def start_mtastsd(rig, tmp_path_factory):
         Mtastsd.running.remove(instance)
         # A clean shutdown on SIGTERM is part of the contract; a crash must not go unnoticed.
         assert status in (0, None, -9), f"mtastsd exited with {status} on SIGTERM; log:\n{instance.log()[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def trixie_root(request) -> Path:
+    """The built Debian 13 root with Postfix 3.10. Where this machine cannot have it, every test
+    using it is skipped with the reason (a session fixture's skip is raised again for each test
+    without this code running twice, so the message is printed once)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # the first build's progress, the skip reason
+        ok, reason = trixie.availability()
+        try:
+            found = trixie.ensure_trixie_root() if ok else reason
+        except trixie.TrixieUnavailable as e:
+            found = str(e)
+        if isinstance(found, str):
+            print(f"\nSKIPPED Postfix 3.10 stage: {found}", file=sys.stderr)
+    if isinstance(found, str):
+        pytest.skip(f"Postfix 3.10 stage: {found}")
+    return found

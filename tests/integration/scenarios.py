@@ -54,7 +54,8 @@ class Scenario:
     content_type: str = "text/plain"
     records: tuple[tuple[str, str, str], ...] = ()  # extra (owner, type, rdata) RRs, zone-file syntax
     mta_sts_host: bool = True             # publish an A record for mta-sts.<domain>
-    mx: tuple[tuple[str, str], ...] = ()  # (MX host, SMTP_RECEIVERS key): "<domain> MX 10 <host>", "<host> A <addr>"
+    # (MX host, SMTP_RECEIVERS key), most preferred first: "<domain> MX 10*n <host>", "<host> A <addr>"
+    mx: tuple[tuple[str, str], ...] = ()
 
     @property
     def server_address(self) -> str:
@@ -222,6 +223,7 @@ SMTP_RECEIVERS = {
     "expired": "127.0.3.3",     # STARTTLS, rig CA, validity ended in the past
     "untrusted": "127.0.3.4",   # STARTTLS, from a CA nobody trusts
     "plaintext": "127.0.3.5",   # does not offer STARTTLS
+    "bystander": "127.0.3.6",   # like "good", for MX hosts a sender must not contact at all
 }
 TLSA_MISMATCH = "3 1 1 " + "0" * 64  # a well-formed DANE-EE SPKI SHA-256 association no key has
 
@@ -246,6 +248,10 @@ SCENARIOS += [
     _mail("pf-unreachable.example", "pfunr1", "good"),
     # The MX host matches none of the policy's patterns; its certificate is valid for its own name.
     _mail("pf-mx-mismatch.example", "pfmm1", "good", mx_host="rogue.pf-mx-mismatch.example"),
+    # Two MX hosts: the preferred one (MX 10) matches none of the policy's patterns but has a
+    # trusted certificate for its own name and a receiver of its own; the other (MX 20) matches.
+    _std("pf-mx-skip.example", "pfskip1",
+         mx=(("rogue.pf-mx-skip.example", "bystander"), ("mail.pf-mx-skip.example", "good"))),
     # DANE. pf-dane.example's MX has a certificate no CA vouches for, so only DANE can verify it;
     # its TLSA record is published by the test (the key is made at test time).
     # pf-dane-mismatch.example's MTA-STS policy alone would accept its MX, its TLSA record does not.

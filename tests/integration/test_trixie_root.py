@@ -8,8 +8,6 @@ When this machine cannot build the root, the root-dependent tests are skipped wi
 printed past pytest's capture as "SKIPPED Postfix 3.10 stage: <reason>" (issue #3)."""
 from __future__ import annotations
 
-import functools
-import sys
 import os
 import signal
 import subprocess
@@ -26,31 +24,10 @@ SINK_PORT = 2525
 INSTANCE_DIR = "/srv"  # where a test's Postfix instance is bind-mounted inside the root
 
 
-@functools.cache
-def _root_or_reason() -> Path | str:
-    """Built once per session; the reason string when this machine cannot have the root."""
-    ok, reason = trixie.availability()
-    if not ok:
-        return reason
-    try:
-        return trixie.ensure_trixie_root()
-    except trixie.TrixieUnavailable as e:
-        return str(e)
-
-
-_announced_skip: list[str] = []
-
-
 @pytest.fixture
-def root(capsys) -> Path:
-    with capsys.disabled():  # past the capture: the first build's progress, the skip reason
-        found = _root_or_reason()
-        if isinstance(found, str) and not _announced_skip:  # once per session, nobody misses it
-            _announced_skip.append(found)
-            print(f"\nSKIPPED Postfix 3.10 stage: {found}", file=sys.stderr)
-    if isinstance(found, str):
-        pytest.skip(f"Postfix 3.10 stage: {found}")
-    return found
+def root(trixie_root) -> Path:
+    """conftest.py's trixie_root: skips loudly when this machine cannot have the root."""
+    return trixie_root
 
 
 def in_root(root: Path, argv: list[str], resolv_conf: Path | None = None,

@@ -1,25 +1,38 @@
-"""A private Postfix instance as the sending MTA (Debian 12's Postfix 3.7): its own
-config_directory, queue_directory, data_directory and maillog_file under one test directory,
-submitted to with `sendmail -C`, inspected with `postqueue -c ... -j` and its own log.
+"""A private Postfix instance as the sending MTA, in one of two generations (Generation):
+Debian 12's Postfix 3.7 from this machine, or Debian 13's Postfix 3.10 run inside the cached
+trixie root (rig/trixie.py). Either way the instance has its own config_directory,
+queue_directory, data_directory and maillog_file under one test directory, is submitted to with
+`sendmail -C`, inspected with `postqueue -c ... -j` and its own log. The driver is the same for
+both; a generation only changes how a command is started and where Postfix sees the directory.
+
+3.10 in the root: every command goes through trixie.chroot_command (its own mount namespace,
+the root read-only), with the instance directory bind-mounted on /srv and this namespace's
+/etc/resolv.conf (the rig's unbound) shown as the root's. The root's postfix user has other
+uid/gid numbers than the host's, so files Postfix must own are created by Postfix's own
+programs inside the root (`postfix check`), and mtastsd is reached over TCP loopback
+(policy_tcp; the network namespace is shared) rather than through a socket whose group would
+have to be the root's postfix group.
 
 master(8) runs as a direct child in the foreground (`master -c DIR -s`) after `postfix -c DIR
 check` has created the queue directories; `postfix start-fg` would instead leave master a child
-of the postfix-script shell unless it is PID 1. Stopped by PID: SIGTERM makes master pass the
-signal to its process group and exit, and the daemons it leaves behind (now children of this
-subreaper) are waited for by PID.
+of the postfix-script shell unless it is PID 1. The chroot wrapper execs, so the PID held is
+master's. Stopped by PID: SIGTERM makes master pass the signal to its process group and exit,
+and the daemons it leaves behind (now children of this subreaper) are waited for by PID.
 
 Every service runs unchrooted (chroot column "n"), so smtp(8) uses the namespace's
 /etc/resolv.conf (rig/resolver.py), except extra smtp services asked to run chrooted the Debian
 way (SmtpService.chroot: the queue directory gets copies of etc/resolv.conf and friends, as
-Debian's configure-instance.sh makes). mtastsd listens inside the queue directory and the map
-names its socket relative to it, which both kinds of smtp(8) reach. There is no smtpd: nothing
-listens, and inet_interfaces = loopback-only keeps the receivers' 127.0.3.x addresses from being
-"myself".
+Debian's configure-instance.sh makes). With a unix socket (3.7), mtastsd listens inside the queue
+directory and the map names its socket relative to it, which both kinds of smtp(8) reach. There
+is no smtpd: nothing listens, and inet_interfaces = loopback-only keeps the receivers' 127.0.3.x
+addresses from being "myself".
 
-Postfix opens files in data_directory (master.lock, prng_exch) as the postfix user by absolute
-path, which pytest's private (0700) temp tree does not allow: data_directory is a directory of
-its own under /tmp, removed at stop. Everything else is reached as root or relative to the queue
-directory."""
+3.7 on the host opens files in data_directory (master.lock, prng_exch) as the postfix user by
+absolute path, which pytest's private (0700) temp tree does not allow: its data_directory is a
+directory of its own under /tmp, removed at stop. In the root only the bind-mounted instance
+directory (made 0755) is on the path, so data_directory is inside it. Everything else is reached
+as root or relative to the queue directory."""
+
 from __future__ import annotations
 
 import json
@@ -32,26 +45,55 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import trixie
 from .procs import Daemon, own_children, run, wait_until
 
 POSTFIX_USER = "postfix"
 SENDER = "sender@sender.example"
 SOCKET_DIR = "mtastsd"                    # inside the queue directory
 SOCKET_NAME = "socketmap.sock"
-DAEMON_DIRECTORY = Path("/usr/lib/postfix/sbin")
+DAEMON_DIRECTORY = Path("/usr/lib/postfix/sbin")  # the same in Debian 12 and 13
+ROOT_INSTANCE_DIR = "/srv"                # where the instance directory appears inside the root
+RESOLV_CONF = Path("/etc/resolv.conf")    # this namespace's: the rig's unbound (rig/resolver.py)
 CHROOT_FILES = ("etc/localtime", "etc/services", "etc/resolv.conf", "etc/hosts", "etc/host.conf",
                 "etc/nsswitch.conf")
+# Copies the files above (those that exist) into QUEUE/etc as the generation's programs see them.
+POPULATE_CHROOT = ('queue=$1; shift; for f; do '
+                   'if [ -f "/$f" ]; then cp "/$f" "$queue/$f"; chmod 644 "$queue/$f"; fi; done')
 
 
-def policy_map(profile: str) -> str:
-    """smtp_tls_policy_maps value asking mtastsd's `profile`; the socket path is relative to the
-    queue directory, where smtp(8) runs chrooted or not."""
+@dataclass(frozen=True)
+class Generation:
+    """Which Postfix runs an instance. root None: this machine's programs (Debian 12, 3.7);
+    otherwise the Debian 13 root whose programs run chrooted in it (3.10). main_cf: lines
+    appended to main.cf for this generation only."""
+    name: str
+    compatibility_level: str
+    root: Optional[Path] = None
+    main_cf: str = ""
+
+    def instance_dir(self, host_dir: Path) -> Path:
+        """The instance directory as this generation's programs see it."""
+        return Path(ROOT_INSTANCE_DIR) if self.root else host_dir
+
+    def command(self, argv: list[str], host_dir: Path) -> list[str]:
+        """argv that runs a Postfix program of this generation on the instance in host_dir."""
+        if self.root is None:
+            return list(argv)
+        return trixie.chroot_command(self.root, argv, binds={ROOT_INSTANCE_DIR: host_dir}, resolv_conf=RESOLV_CONF)
+
+
+def policy_map(profile: str, tcp: Optional[str] = None) -> str:
+    """smtp_tls_policy_maps value asking mtastsd's `profile`: over TCP loopback ("ADDRESS:PORT"),
+    or by a socket path relative to the queue directory, where smtp(8) runs chrooted or not."""
+    if tcp:
+        return f"socketmap:inet:{tcp}:{profile}"
     return f"socketmap:unix:{SOCKET_DIR}/{SOCKET_NAME}:{profile}"
 
 
 MAIN_CF = """\
 # A private Postfix instance for the end-to-end tests (rig/postfix.py).
-compatibility_level = 3.6
+compatibility_level = {compatibility_level}
 config_directory = {dir}/etc
 queue_directory = {dir}/queue
 data_directory = {data_dir}
@@ -69,7 +111,7 @@ inet_protocols = ipv4
 # mtastsd decides the TLS policy of every next hop; NOTFOUND leaves smtp_tls_security_level.
 smtp_tls_policy_maps = {policy_map}
 smtp_tls_security_level = may
-smtp_tls_CAfile = {ca_file}
+smtp_tls_CAfile = {dir}/{ca_name}
 smtp_tls_loglevel = 1
 smtp_dns_support_level = dnssec
 {transport_maps}
@@ -80,7 +122,21 @@ minimal_backoff_time = 10s
 maximal_backoff_time = 20s
 maximal_queue_lifetime = 7d
 bounce_queue_lifetime = 7d
+{generation_lines}"""
+
+MAIN_CF_3_10 = """\
+# Postfix 3.10: TLS-RPT collection stays off (issue #4 turns it on); the TLSRPT policy
+# attributes are parsed either way, and smtp_tls_enforce_sts_mx_patterns (default yes) uses them.
+smtp_tlsrpt_enable = no
 """
+
+HOST_3_7 = Generation("3.7", compatibility_level="3.6")
+
+
+def trixie_3_10(root: Path) -> Generation:
+    """Debian 13's Postfix in the built root (conftest.py's trixie_root)."""
+    return Generation("3.10", compatibility_level="3.10", root=root, main_cf=MAIN_CF_3_10)
+
 
 # Every service unchrooted (5th column "n"). No smtpd, no local delivery.
 MASTER_CF = """\
@@ -132,17 +188,26 @@ class Delivery:
 
 @dataclass
 class SmtpService:
-    """An extra smtp(8) service in master.cf: its -o overrides (e.g. smtp_tls_policy_maps with
-    another profile) and whether it runs chrooted in the queue directory, as Debian's does."""
+    """An extra smtp(8) service in master.cf: its -o overrides, the mtastsd profile its
+    smtp_tls_policy_maps asks instead of main.cf's (reached the same way), and whether it runs
+    chrooted in the queue directory, as Debian's does."""
     overrides: dict[str, str] = field(default_factory=dict)
+    profile: Optional[str] = None
     chroot: bool = False
 
 
 class Postfix:
-    def __init__(self, directory: Path, ca_file: Path, profile: str = "default",
-                 transports: Optional[dict[str, SmtpService]] = None):
-        """profile: the mtastsd profile main.cf's smtp_tls_policy_maps names.
-        transports: extra smtp(8) services {name: service}; route domains to them with route()."""
+    def __init__(self, directory: Path, ca_file: Path, generation: Generation = HOST_3_7, profile: str = "default",
+                 transports: Optional[dict[str, SmtpService]] = None, policy_tcp: Optional[str] = None):
+        """directory: the instance's directory on this host (created here).
+        profile: the mtastsd profile main.cf's smtp_tls_policy_maps names.
+        transports: extra smtp(8) services {name: service}; route domains to them with route().
+        policy_tcp: reach mtastsd on this loopback "ADDRESS:PORT" instead of the socket in the
+        queue directory (policy_socket); required in the root, whose postfix group is not ours."""
+        if generation.root is not None and not policy_tcp:
+            raise ValueError(f"Postfix {generation.name} in {generation.root} needs policy_tcp: a socket's group "
+                             "would be this host's postfix group, not the root's")
+        self.generation = generation
         self.dir = directory
         self.config_dir = directory / "etc"
         self.queue_dir = directory / "queue"
@@ -150,14 +215,21 @@ class Postfix:
         self.ca_file = ca_file
         self.profile = profile
         self.transports = transports or {}
+        self.policy_tcp = policy_tcp
         self.routes: dict[str, str] = {}
         self.data_dir: Optional[Path] = None
         self.master: Optional[Daemon] = None
+        # The same directories as the generation's programs see them (the arguments they get).
+        self.inside = generation.instance_dir(directory)
+        self.inside_config_dir = self.inside / "etc"
 
     @property
     def policy_socket(self) -> Path:
-        """Where mtastsd must listen (group postfix, mode 0660)."""
+        """Where mtastsd must listen (group postfix, mode 0660), unless policy_tcp is given."""
         return self.queue_dir / SOCKET_DIR / SOCKET_NAME
+
+    def policy_map(self, profile: str) -> str:
+        return policy_map(profile, self.policy_tcp)
 
     def route(self, domain: str, transport: str) -> None:
         """Send mail for domain through one of the extra transports (before prepare())."""
@@ -166,48 +238,57 @@ class Postfix:
 
     # ---- set-up ----
     def prepare(self) -> "Postfix":
-        """Write the configuration, create the queue (postfix check) and mtastsd's socket
-        directory. mtastsd starts after this and before start()."""
-        self.config_dir.mkdir(parents=True)
+        """Write the configuration, create the queue (postfix check) and, without policy_tcp,
+        mtastsd's socket directory. mtastsd starts after this and before start()."""
+        self.dir.mkdir(mode=0o755)
+        self.dir.chmod(0o755)  # in the root, Postfix's users reach data_directory through it
+        self.config_dir.mkdir()
         self.queue_dir.mkdir(mode=0o755)  # root's; postfix check creates what is inside
-        self.data_dir = Path(tempfile.mkdtemp(prefix="mtastsd-it-postfix-data-"))
-        shutil.chown(self.data_dir, POSTFIX_USER)
+        if self.generation.root is None:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="mtastsd-it-postfix-data-"))
+            shutil.chown(self.data_dir, POSTFIX_USER)
+            data_dir = self.data_dir
+        else:
+            data_dir = self.inside / "data"  # made by postfix check, owned by the root's postfix user
+        ca_name = "ca.pem"
+        shutil.copyfile(self.ca_file, self.dir / ca_name)
         transport_maps = ""
         if self.routes:
             pairs = ", ".join(f"{domain}={transport}:" for domain, transport in sorted(self.routes.items()))
             transport_maps = f"transport_maps = inline:{{ {pairs} }}\n"
         (self.config_dir / "main.cf").write_text(MAIN_CF.format(
-            dir=self.dir, data_dir=self.data_dir, policy_map=policy_map(self.profile), ca_file=self.ca_file,
-            transport_maps=transport_maps))
+            compatibility_level=self.generation.compatibility_level, dir=self.inside, data_dir=data_dir,
+            policy_map=self.policy_map(self.profile), ca_name=ca_name, transport_maps=transport_maps,
+            generation_lines=self.generation.main_cf))
         master_cf = MASTER_CF
         for name, service in self.transports.items():
             master_cf += f"{name:<10} unix  -       -      {'y' if service.chroot else 'n'}      -      -       smtp\n"
             # Its log lines read postfix/<name>/smtp[PID].
             overrides = {"syslog_name": f"postfix/{name}", **service.overrides}
+            if service.profile:
+                overrides["smtp_tls_policy_maps"] = self.policy_map(service.profile)
             master_cf += "".join(f"  -o {parameter}={value}\n" for parameter, value in overrides.items())
         (self.config_dir / "master.cf").write_text(master_cf)
         if any(service.chroot for service in self.transports.values()):
             self._populate_chroot()
         self.postfix("check")
-        socket_dir = self.policy_socket.parent
-        socket_dir.mkdir(mode=0o750)
-        shutil.chown(socket_dir, "root", POSTFIX_USER)
+        if not self.policy_tcp:
+            socket_dir = self.policy_socket.parent
+            socket_dir.mkdir(mode=0o750)
+            shutil.chown(socket_dir, "root", POSTFIX_USER)
         return self
 
     def _populate_chroot(self) -> None:
         """What Debian's /usr/lib/postfix/configure-instance.sh copies into the queue directory
-        for chrooted services: the files the resolver and service lookups read."""
-        for name in CHROOT_FILES:
-            source = Path("/") / name
-            if source.is_file():
-                target = self.queue_dir / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)  # the content as this namespace sees it
-                target.chmod(0o644)
+        for chrooted services: the files the resolver and service lookups read, as the
+        generation's own programs see them (in the root: its files, this namespace's resolv.conf)."""
+        (self.queue_dir / "etc").mkdir()
+        self.command(["sh", "-c", POPULATE_CHROOT, "populate-chroot", str(self.inside / "queue"), *CHROOT_FILES])
 
     def start(self) -> "Postfix":
-        self.master = Daemon("postfix-master", [str(DAEMON_DIRECTORY / "master"), "-c", str(self.config_dir), "-s"],
-                             self.dir / "master.out").start()
+        argv = self.generation.command([str(DAEMON_DIRECTORY / "master"), "-c", str(self.inside_config_dir), "-s"],
+                                       self.dir)
+        self.master = Daemon(f"postfix-{self.generation.name}-master", argv, self.dir / "master.out").start()
         self.master.wait_ready(lambda: "daemon started" in self.log() and (self.queue_dir / "public/pickup").exists())
         return self
 
@@ -225,23 +306,28 @@ class Postfix:
 
     # ---- commands ----
     def command(self, argv: list[str], **kw) -> subprocess.CompletedProcess:
-        result = run(argv, check=False, **kw)
+        """Run a program of this instance's generation (in the root for 3.10); fail on exit != 0."""
+        result = run(self.generation.command(argv, self.dir), check=False, **kw)
         if result.returncode != 0:
             raise AssertionError(f"{' '.join(argv)}: exit {result.returncode}\n{result.stdout}{result.stderr}"
                                  f"Postfix log tail:\n{self.log()[-2000:]}")
         return result
 
     def postfix(self, *args: str) -> subprocess.CompletedProcess:
-        return self.command(["postfix", "-c", str(self.config_dir), *args])
+        return self.command(["postfix", "-c", str(self.inside_config_dir), *args])
+
+    def postconf(self, parameter: str) -> str:
+        """The parameter's value in this instance (default or set)."""
+        return self.command(["postconf", "-c", str(self.inside_config_dir), "-h", parameter]).stdout.strip()
 
     def send(self, recipient: str, message_id: str, subject: str = "mtastsd end-to-end test") -> None:
         message = (f"From: {SENDER}\nTo: {recipient}\nSubject: {subject}\nMessage-ID: {message_id}\n\n"
                    f"Sent by the mtastsd integration tests.\n")
-        self.command(["sendmail", "-C", str(self.config_dir), "-f", SENDER, recipient], input=message)
+        self.command(["sendmail", "-C", str(self.inside_config_dir), "-f", SENDER, recipient], input=message)
 
     def queue(self) -> list[dict]:
         """`postqueue -j`: one object per queued message (queue_name, queue_id, recipients...)."""
-        out = self.command(["postqueue", "-c", str(self.config_dir), "-j"]).stdout
+        out = self.command(["postqueue", "-c", str(self.inside_config_dir), "-j"]).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
     def queued(self, qid: str) -> Optional[dict]:
@@ -249,7 +335,7 @@ class Postfix:
 
     def flush(self) -> None:
         """postqueue -f: retry all deferred mail now, dead destinations included."""
-        self.command(["postqueue", "-c", str(self.config_dir), "-f"])
+        self.command(["postqueue", "-c", str(self.inside_config_dir), "-f"])
 
     # ---- the log ----
     def log(self) -> str:
@@ -288,15 +374,18 @@ class Postfix:
         no queue id; each scenario has MX host names of its own)."""
         return [line.text for line in self.log_lines() if line.program == "smtp" and mentioning in line.text]
 
-    def service_roots(self, service: str) -> set[str]:
-        """The root directories of the running processes of a master.cf service (`-n service`
-        on their command lines): the queue directory for a chrooted one, "/" otherwise."""
+    def service_roots(self, service: str) -> set[tuple[int, int]]:
+        """The root directories, as file_identity(), of this instance's running processes of a
+        master.cf service (`-n service` on their command lines, in master's process group):
+        the queue directory's for a chrooted one. Compared by identity because a process in the
+        root's mount namespace names its root by a path of that namespace."""
         roots = set()
         for pid in os.listdir("/proc"):
             try:
                 argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                if b"-n" in argv and argv[argv.index(b"-n") + 1] == service.encode():
-                    roots.add(os.readlink(f"/proc/{pid}/root"))
+                if (b"-n" in argv and argv[argv.index(b"-n") + 1] == service.encode()
+                        and os.getpgid(int(pid)) == self.master.pid):
+                    roots.add(file_identity(Path(f"/proc/{pid}/root")))
             except (OSError, ValueError, IndexError):
                 continue
         return roots
@@ -311,6 +400,12 @@ class Postfix:
             return wait_until(attempts, timeout, f"{count} delivery attempt(s) of {message_id}")
         except AssertionError as e:
             raise AssertionError(f"{e}; Postfix log tail:\n{self.log()[-3000:]}") from None
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    """(device, inode) of what path names: the same through a bind mount or another namespace."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 def _reap_group(pgid: int) -> list[int]:

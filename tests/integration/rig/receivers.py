@@ -45,6 +45,7 @@ class Receivers:
         self.rig = rig
         self.servers: dict[str, Daemon] = {}
         self.certs: dict[str, Path] = {}
+        self.seen: dict[str, int] = {}  # records per kind to pass over (mark())
 
     def mx_hosts(self, kind: str) -> list[str]:
         return sorted({host for s in sc.SCENARIOS for host, receiver in s.mx if receiver == kind})
@@ -91,12 +92,21 @@ class Receivers:
     def record_path(self, kind: str) -> Path:
         return self.dir / f"{kind}.jsonl"
 
-    def records(self, kind: str) -> list[dict]:
+    def _all_records(self, kind: str) -> list[dict]:
         try:
             text = self.record_path(kind).read_text()
         except FileNotFoundError:
             return []
         return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def records(self, kind: str) -> list[dict]:
+        """What the server recorded since the last mark()."""
+        return self._all_records(kind)[self.seen.get(kind, 0):]
+
+    def mark(self) -> None:
+        """From now on records() and what is built on it show only what comes after this call
+        (one sender after another uses the same servers)."""
+        self.seen = {kind: len(self._all_records(kind)) for kind in self.servers}
 
     def messages_for(self, recipient: str) -> list[dict]:
         """Every message any receiver accepted for this recipient, each with its receiver kind."""
@@ -105,3 +115,6 @@ class Receivers:
 
     def handshakes(self, kind: str) -> list[dict]:
         return [r for r in self.records(kind) if r["event"] == "starttls"]
+
+    def connections(self, kind: str) -> list[dict]:
+        return [r for r in self.records(kind) if r["event"] == "connect"]

@@ -8,6 +8,7 @@ server offers STARTTLS (whatever the certificate's names, issuer or dates), with
 not offer STARTTLS at all. Every message is accepted (250) and discarded.
 
 What it saw is appended to the record file as one JSON object per line, flushed at once:
+  {"event": "connect", "peer": "ADDRESS"}                            a TCP connection accepted
   {"event": "starttls", "sni": NAME|null, "version": "TLSv1.3"}       a completed TLS handshake
   {"event": "message", "from": ..., "to": [...], "message_id": ..., "tls": bool,
    "sni": NAME|null, "version": ...|null}                             a message accepted
@@ -55,6 +56,16 @@ class Recorder:
         return "250 2.0.0 Ok: stored"
 
 
+class RecordingSMTP(SMTP):
+    """Also records each TCP connection, so that an MX host never contacted at all can be told
+    from one whose certificate was refused."""
+
+    def connection_made(self, transport):
+        if self.transport is None:  # not the same connection's switch to TLS (STARTTLS)
+            self.event_handler.write({"event": "connect", "peer": transport.get_extra_info("peername")[0]})
+        super().connection_made(transport)
+
+
 def tls_context(config, sni_names):
     if not config.get("cert"):
         return None
@@ -73,8 +84,8 @@ async def main(config):
     context = tls_context(config, sni_names)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname=config["hostname"], tls_context=context, data_size_limit=MAX_MESSAGE_BYTES,
-                     timeout=60),
+        lambda: RecordingSMTP(handler, hostname=config["hostname"], tls_context=context,
+                              data_size_limit=MAX_MESSAGE_BYTES, timeout=60),
         config["address"], config["port"])
     stopped = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stopped.set)

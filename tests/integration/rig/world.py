@@ -17,8 +17,8 @@ def dns_records(scenario: sc.Scenario) -> list[tuple[str, str, str]]:
         records.append((f"_mta-sts.{d}", "CNAME", dns.fqdn(scenario.txt_cname)))
     if scenario.mta_sts_host and (scenario.txt or scenario.txt_cname):
         records.append((f"mta-sts.{d}", "A", scenario.server_address))
-    for host, receiver in scenario.mx:
-        records += [(d, "MX", f"10 {dns.fqdn(host)}"), (host, "A", sc.SMTP_RECEIVERS[receiver])]
+    for n, (host, receiver) in enumerate(scenario.mx, start=1):
+        records += [(d, "MX", f"{10 * n} {dns.fqdn(host)}"), (host, "A", sc.SMTP_RECEIVERS[receiver])]
     records += list(scenario.records)
     return records
 
