@@ -103,6 +103,21 @@ struct TlsRptCollection {
     if (collector) collector->stop();
     if (follower) follower->stop();
   }
+  // What came in and what was counted since the start, for the log at the end.
+  void log_summary() const {
+    if (!aggregator) return;
+    const AggregatorStats& a = aggregator->stats();
+    spdlog::info("TLS-RPT: {} session(s) counted ({} failed by mtastsd's policy state), {} not counted, {} lost to "
+                 "store errors",
+                 a.counted, a.policy_failures, a.rejected, a.lost);
+    spdlog::info("TLS-RPT: {} datagram(s) received, {} malformed", collector->received(), collector->malformed());
+    if (log_sessions) {
+      const LogSessionStats& l = log_sessions->stats();
+      spdlog::info("TLS-RPT: {} Postfix log line(s) read, {} unreadable; {} session(s), {} without a TLSRPT record, "
+                   "{} dropped while lookups were pending",
+                   l.lines, log_sessions->malformed(), l.sessions, l.no_tlsrpt, l.overflow);
+    }
+  }
 };
 }  // namespace
 
@@ -231,13 +246,9 @@ int run_daemon(const Config& config) {
   if (aggregator) prune();
   spdlog::info("mtastsd ready ({} listener(s), config {})", config.listen.size(), config.source);
   io.run();
-  if (aggregator) {
-    const std::size_t counted = aggregator->flush();
-    const AggregatorStats& stats = aggregator->stats();
-    spdlog::info("TLS-RPT: {} session(s) counted in the last batch; {} counted, {} not counted since start",
-                 counted, stats.counted, stats.rejected + stats.lost);
-  }
+  if (aggregator) aggregator->flush();
   (*env)->sync();
+  tlsrpt->log_summary();
   spdlog::info("mtastsd stopped");
   return 0;
 }
