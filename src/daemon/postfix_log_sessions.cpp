@@ -95,7 +95,8 @@ io::CachedTlsrptRecord PostfixLogSessions::lookup_result(const std::string& doma
                   answer.error().detail);
     return {"", now + kRecordDnsErrorRetry};
   }
-  const util::TimePoint until = now + std::clamp<util::Seconds>(util::Seconds(answer->ttl), kRecordTtlMin, kRecordTtlMax);
+  const util::TimePoint until =
+      now + std::clamp<util::Seconds>(util::Seconds(answer->ttl), kRecordTtlMin, kRecordTtlMax);
   if (answer->rcode != io::DnsRcode::noerror || answer->records.empty()) return {"", until};
   auto selected = core::select_tlsrpt_record(answer->records);
   if (!selected) {

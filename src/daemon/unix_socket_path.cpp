@@ -39,7 +39,8 @@ std::expected<void, std::string> apply_unix_permissions(const ListenEndpoint& ep
   }
   if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) && ::chown(ep.unix_path.c_str(), uid, gid) != 0)
     return std::unexpected(ep.unix_path + ": chown: " + std::strerror(errno));
-  if (::chmod(ep.unix_path.c_str(), ep.mode) != 0) return std::unexpected(ep.unix_path + ": chmod: " + std::strerror(errno));
+  if (::chmod(ep.unix_path.c_str(), ep.mode) != 0)
+    return std::unexpected(ep.unix_path + ": chmod: " + std::strerror(errno));
   return {};
 }
 

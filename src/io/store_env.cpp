@@ -97,7 +97,8 @@ std::expected<std::optional<MDB_dbi>, StoreError> StoreEnv::table(const char* na
 }
 
 std::expected<void, StoreError> StoreEnv::refuse_if_read_only(std::string_view what) const {
-  if (read_only_) return store_error(StoreErrorKind::read_only, "cache " + path_ + " is open read-only: " + std::string(what));
+  if (read_only_)
+    return store_error(StoreErrorKind::read_only, "cache " + path_ + " is open read-only: " + std::string(what));
   return {};
 }
 
