@@ -220,10 +220,10 @@ std::expected<std::vector<SessionEvent>, DatagramFailure> parse_tlsrpt_datagram(
   const Json j = Json::parse(datagram.begin(), datagram.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return fail(DatagramError::not_json, util::printable_excerpt(datagram, 60));
 
+  // Absent: a library before 0.5.0 (see the header), whose datagrams are version 1.
   const auto version = j.find("dpv");
-  if (version == j.end() || !version->is_string() || version->get_ref<const std::string&>() != "1")
-    return fail(DatagramError::bad_version,
-                version == j.end() ? "no dpv" : "dpv = " + util::printable_excerpt(version->dump(), 20));
+  if (version != j.end() && (!version->is_string() || version->get_ref<const std::string&>() != "1"))
+    return fail(DatagramError::bad_version, "dpv = " + util::printable_excerpt(version->dump(), 20));
 
   auto domain_member = member(j, "", "d");
   if (!domain_member) return Failure(domain_member.error());

@@ -1,7 +1,7 @@
 // One libtlsrpt datagram (protocol "dpv" 1, sent by Postfix >= 3.10 with
 // smtp_tlsrpt_enable = yes) turned into session events: one per entry of its
 // "policies" array (Postfix sends one policy per TLS handshake result).
-//   {"dpv":"1", "d": report domain, "pr": raw TLSRPT record,
+//   {"dpv":"1"?, "d": report domain, "pr": raw TLSRPT record,
 //    "policies":[{"policy-type": 1|2|9, "policy-domain"?, "policy-string"?: [..],
 //                 "mx-host"?: [..], "failure-details"?: [{"c": code, "s"?, "n"?,
 //                 "h"?, "r"?, "a"?, "f"?}], "t": number of details, "f": 0|1}]}
@@ -9,6 +9,8 @@
 // result codes 201-205 and 301-306, see failure_code_to_type) and "t" against the
 // details are checked; a datagram breaking any rule is rejected whole with a
 // named error. Unknown members are ignored (additions that keep "dpv" 1).
+// A missing "dpv" is version 1: libtlsrpt added the member in 0.5.0, and Debian
+// 13's libtlsrpt0 (0.5.0rc1) sends the same datagrams without it.
 // Limit: kMaxDatagramSize.
 #pragma once
 #include <cstddef>
@@ -32,7 +34,7 @@ inline constexpr std::size_t kMaxDatagramSize = 64 * 1024;
 enum class DatagramError {
   too_large,             // above kMaxDatagramSize
   not_json,              // not a JSON object
-  bad_version,           // "dpv" missing or not "1"
+  bad_version,           // "dpv" other than "1"
   missing_member,        // a required member is absent
   wrong_type,            // a member has the wrong JSON type
   bad_value,             // a member's value is out of range (e.g. "f" not 0/1, "d" not a domain)

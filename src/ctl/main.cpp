@@ -1,5 +1,6 @@
-// mtastsctl: inspect and steer mtastsd's cache, and resolve a domain live.
-// Reads the daemon's LMDB environment directly (safe while the daemon runs).
+// mtastsctl: inspect and steer mtastsd's cache, resolve a domain live, and show
+// the TLS-RPT counts and reports. Reads the daemon's LMDB environment directly
+// (safe while the daemon runs).
 // Usage in mtastsctl(8). Exit status: 0 ok, 1 not found / no policy, 2 error
 // (for query also a TEMP answer: the DANE status could not be determined).
 #include <iostream>
@@ -8,13 +9,16 @@
 #include <boost/asio/use_future.hpp>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include "core/next_hop.hpp"
 #include "ctl/record_view.hpp"
+#include "ctl/report_view.hpp"
 #include "daemon/config.hpp"
 #include "daemon/dane_discovery.hpp"
 #include "daemon/policy_discovery.hpp"
 #include "io/policy_store.hpp"
+#include "io/tlsrpt_store.hpp"
 
 namespace asio = boost::asio;
 using namespace mtastsd;
@@ -26,6 +30,21 @@ constexpr int kOk = 0, kNotFound = 1, kError = 2;
 
 std::unique_ptr<io::PolicyStore> open_store(const daemon::Config& config, bool read_only) {
   auto store = io::PolicyStore::open({config.state_dir + "/cache", config.cache_map_size, read_only});
+  if (!store) {
+    std::cerr << "mtastsctl: cannot open the cache in " << config.state_dir << "/cache: " << store.error().detail
+              << "\n";
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+std::unique_ptr<io::TlsrptStore> open_tlsrpt_store(const daemon::Config& config) {
+  auto env = io::StoreEnv::open({config.state_dir + "/cache", config.cache_map_size, true});
+  if (!env) {
+    std::cerr << "mtastsctl: cannot open the cache in " << config.state_dir << "/cache: " << env.error().detail << "\n";
+    return nullptr;
+  }
+  auto store = io::TlsrptStore::open(*env);
   if (!store) {
     std::cerr << "mtastsctl: cannot open the cache in " << config.state_dir << "/cache: " << store.error().detail
               << "\n";
@@ -201,6 +220,86 @@ int query(const daemon::Config& config, const std::string& key, const std::strin
   return status;
 }
 
+int report_list(const daemon::Config& config, bool as_json) {
+  auto store = open_tlsrpt_store(config);
+  if (!store) return kError;
+  json all = json::array();
+  if (!as_json)
+    std::cout << fmt::format("{:<10} {:<40} {:>8} {:>10} {:>8}\n", "DAY", "DOMAIN", "POLICIES", "SUCCESSFUL", "FAILED");
+  auto ok = store->for_each([&](const core::DomainDayKey& key, const auto& day) {
+    if (!day) {
+      if (as_json)
+        all.push_back({{"day", key.day.to_string()}, {"domain", key.report_domain}, {"corrupt", day.error().detail}});
+      else
+        std::cout << fmt::format("{:<10} {:<40} corrupt: {}\n", key.day.to_string(), key.report_domain,
+                                 day.error().detail);
+      return true;
+    }
+    if (as_json) {
+      all.push_back(ctl::day_json(key, *day));
+    } else {
+      const ctl::DaySummary total = ctl::summarize(*day);
+      std::cout << fmt::format("{:<10} {:<40} {:>8} {:>10} {:>8}\n", key.day.to_string(), key.report_domain,
+                               day->policies.size(), total.successful, total.failed);
+    }
+    return true;
+  });
+  if (!ok) {
+    std::cerr << "mtastsctl: " << ok.error().detail << "\n";
+    return kError;
+  }
+  if (as_json) std::cout << all.dump(2) << "\n";
+  return kOk;
+}
+
+int report_show(const daemon::Config& config, const std::string& day_text, const std::string& domain_text,
+                bool as_json) {
+  const auto day = core::UtcDay::parse(day_text);
+  if (!day) {
+    std::cerr << "mtastsctl: '" << day_text << "' is not a day (YYYY-MM-DD)\n";
+    return kError;
+  }
+  const std::string domain = normalized(domain_text);
+  if (domain.empty()) {
+    std::cerr << "mtastsctl: '" << domain_text << "' is not a domain name\n";
+    return kError;
+  }
+  const daemon::TlsRptSettings& t = config.tlsrpt;
+  if (t.organization_name.empty() || t.contact_info.empty() || t.submitter.empty()) {
+    std::cerr << "mtastsctl: a report needs tlsrpt.organization_name, tlsrpt.contact_info and tlsrpt.submitter in "
+              << config.source << "\n";
+    return kError;
+  }
+  auto store = open_tlsrpt_store(config);
+  if (!store) return kError;
+  const core::DomainDayKey key{*day, domain};
+  auto counted = store->get(key);
+  if (!counted) {
+    std::cerr << "mtastsctl: " << counted.error().detail << "\n";
+    return kError;
+  }
+  if (!*counted) {
+    std::cerr << "mtastsctl: no sessions counted for " << domain << " on " << day->to_string() << "\n";
+    return kNotFound;
+  }
+  auto reports = ctl::reports_json({t.organization_name, t.contact_info, t.submitter}, key, **counted);
+  if (!reports) {
+    std::cerr << "mtastsctl: " << core::to_string(reports.error().error) << ": " << reports.error().detail << "\n";
+    return kError;
+  }
+  if (as_json) {
+    std::cout << reports->dump(2) << "\n";
+    return kOk;
+  }
+  for (const auto& report : *reports) {
+    std::cout << "rua:     " << fmt::format("{}", fmt::join(report["rua"].get<std::vector<std::string>>(), ", "))
+              << "\nsubject: " << report["subject"].get<std::string>()
+              << "\nfile:    " << report["file_name"].get<std::string>() << "\n"
+              << report["report"].dump(2) << "\n";
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -227,6 +326,15 @@ int main(int argc, char** argv) {
   q->add_option("domain", domain, "domain")->required();
   q->add_option("--profile", profile_name, "answer as this profile (socketmap map name) would; default: default");
   q->add_flag("--json", as_json, "JSON output");
+  auto* report = app.add_subcommand("report", "show TLS-RPT counts and the reports built from them");
+  report->require_subcommand(1);
+  auto* report_list_cmd = report->add_subcommand("list", "list the days and domains with counted sessions");
+  report_list_cmd->add_flag("--json", as_json, "JSON output");
+  std::string day;
+  auto* report_show_cmd = report->add_subcommand("show", "show the RFC 8460 report(s) of one day and domain");
+  report_show_cmd->add_option("day", day, "UTC day, YYYY-MM-DD")->required();
+  report_show_cmd->add_option("domain", domain, "report domain")->required();
+  report_show_cmd->add_flag("--json", as_json, "JSON output");
   CLI11_PARSE(app, argc, argv);
 
   auto config = config_file.empty()
@@ -247,5 +355,7 @@ int main(int argc, char** argv) {
     return cache_purge(*config, domain, all);
   }
   if (*q) return query(*config, domain, profile_name, as_json);
+  if (*report_list_cmd) return report_list(*config, as_json);
+  if (*report_show_cmd) return report_show(*config, day, domain, as_json);
   return kError;
 }

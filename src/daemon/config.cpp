@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "core/host_name.hpp"
 #include "util/units.hpp"
 
 namespace mtastsd::daemon {
@@ -33,12 +35,18 @@ using std::chrono::milliseconds;
 constexpr std::size_t max_config_bytes = 1u << 20;  // a real file is a few KiB
 constexpr std::string_view built_in_source = "(built-in defaults)";
 constexpr std::string_view default_socket_name = "socketmap.sock";
+constexpr std::string_view default_tlsrpt_socket_name = "tlsrpt.sock";
 // Debian's dns-root-data: the root zone's DNSSEC trust anchor.
 constexpr std::string_view debian_root_key = "/usr/share/dns/root.key";
 // unix(7): sun_path holds 108 bytes including the terminating NUL.
 constexpr std::size_t max_unix_path = sizeof(sockaddr_un::sun_path) - 1;
 constexpr std::size_t min_map_size = 1u << 20;
 constexpr std::uint32_t max_socket_mode = 0777;  // setuid/setgid/sticky mean nothing on a socket
+// The report of a day is sent the next day and retried for up to 24 hours (issue
+// #4), so its counts must outlive it by two days; ten years is plenty.
+constexpr std::int64_t min_retention_days = 2;
+constexpr std::int64_t max_retention_days = 3660;
+constexpr std::size_t max_organization_name = 256;  // our cap: a name, not a paragraph
 static_assert(sizeof(std::size_t) >= sizeof(std::uint64_t), "sizes are parsed as 64-bit numbers");
 
 constexpr auto duration_hint = R"(expected a duration like "5m" (integer seconds, or a number with ms, s, m, h or d))";
@@ -357,6 +365,44 @@ bool valid_forwarder(std::string_view text) {
   return !ec;
 }
 
+// The octal mode of a unix socket, e.g. listen.mode or tlsrpt.socket_mode.
+void read_socket_mode(Reader& r, const Field& mode, std::uint32_t& out) {
+  if (!mode.node) return;
+  const auto* s = mode.node->as_string();
+  const auto parsed = s ? parse_octal_mode(s->get()) : std::nullopt;
+  if (parsed) {
+    out = *parsed;
+  } else {
+    r.fail(mode, fmt::format(R"({}: expected an octal string between "0000" and "0777", like "0660")", mode.path));
+  }
+}
+
+bool has_control_or_space(std::string_view text) {
+  return std::ranges::any_of(text, [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == '\x7f'; });
+}
+
+// RFC 8460 sec. 4.4 contact-info: "expected to be an email address"; a URI
+// (RFC 3986 sec. 3.1 scheme ":" ...) is accepted too. Problem text, or nullopt.
+std::optional<std::string> contact_info_problem(std::string_view text) {
+  if (text.empty() || has_control_or_space(text)) return "expected an e-mail address or a URI without spaces";
+  const auto colon = text.find(':');
+  const auto at = text.find('@');
+  const std::string_view scheme = text.substr(0, colon);
+  const bool uri = colon != std::string_view::npos && colon < at && !scheme.empty() &&
+                   std::isalpha(static_cast<unsigned char>(scheme[0])) &&
+                   std::ranges::all_of(scheme, [](char c) {
+                     return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+                   });
+  if (uri) {
+    if (colon + 1 == text.size()) return "the URI has nothing after its scheme";
+    return std::nullopt;
+  }
+  if (at == std::string_view::npos || at == 0 || text.find('@', at + 1) != std::string_view::npos)
+    return "expected an e-mail address (local@domain) or a URI (scheme:...)";
+  if (!core::is_host_name(text.substr(at + 1))) return "the e-mail address's domain is not a host name";
+  return std::nullopt;
+}
+
 void read_listener(Reader& r, const toml::table& table, Config& config) {
   constexpr std::string_view prefix = "listen";
   r.reject_unknown(table, prefix, {"unix", "tcp", "owner", "group", "mode"});
@@ -379,15 +425,7 @@ void read_listener(Reader& r, const toml::table& table, Config& config) {
     }
     r.read_string(owner, endpoint.owner);
     r.read_string(group, endpoint.group);
-    if (mode.node) {
-      const auto* s = mode.node->as_string();
-      const auto parsed = s ? parse_octal_mode(s->get()) : std::nullopt;
-      if (parsed) {
-        endpoint.mode = *parsed;
-      } else {
-        r.fail(mode, R"(listen.mode: expected an octal string between "0000" and "0777", like "0660")");
-      }
-    }
+    read_socket_mode(r, mode, endpoint.mode);
   } else if (tcp_field.node) {
     for (const Field* unix_only : {&owner, &group, &mode}) {
       if (unix_only->node) r.fail(*unix_only, fmt::format("{}: applies to unix listeners only", unix_only->path));
@@ -459,10 +497,65 @@ void read_profiles(Reader& r, const toml::table& doc, Config& config) {
   }
 }
 
+void read_tlsrpt(Reader& r, const toml::table& doc, TlsRptSettings& t) {
+  constexpr std::string_view prefix = "tlsrpt";
+  const toml::table* table = r.section(doc, "", prefix);
+  if (!table) return;
+  r.reject_unknown(*table, prefix,
+                   {"enabled", "socket", "socket_mode", "socket_owner", "socket_group", "postfix_log",
+                    "postfix_log_profile", "retention_days", "organization_name", "contact_info", "submitter"});
+  r.read_bool(r.field(*table, prefix, "enabled"), t.enabled);
+
+  const Field socket = r.field(*table, prefix, "socket");
+  r.read_path(socket, t.socket.unix_path, false);
+  if (t.socket.unix_path.size() > max_unix_path)
+    r.fail(socket, fmt::format("tlsrpt.socket: path longer than {} bytes", max_unix_path));
+  read_socket_mode(r, r.field(*table, prefix, "socket_mode"), t.socket.mode);
+  r.read_string(r.field(*table, prefix, "socket_owner"), t.socket.owner);
+  r.read_string(r.field(*table, prefix, "socket_group"), t.socket.group);
+
+  const Field log = r.field(*table, prefix, "postfix_log");
+  std::string log_value;
+  if (r.read_string(log, log_value)) {
+    if (log_value.empty() || log_value == "-" || log_value.starts_with('/'))
+      t.postfix_log = std::move(log_value);
+    else
+      r.fail(log, fmt::format(R"(tlsrpt.postfix_log: expected "" (off), "-" (standard input) or an absolute path, )"
+                              R"(not "{}")",
+                              log_value));
+  }
+  r.read_string(r.field(*table, prefix, "postfix_log_profile"), t.postfix_log_profile);
+
+  std::size_t retention = t.retention_days;
+  r.read_count(r.field(*table, prefix, "retention_days"), retention, min_retention_days, max_retention_days);
+  t.retention_days = static_cast<unsigned>(retention);
+
+  const Field organization = r.field(*table, prefix, "organization_name");
+  if (r.read_string(organization, t.organization_name)) {
+    if (t.organization_name.size() > max_organization_name ||
+        std::ranges::any_of(t.organization_name,
+                            [](char c) { return static_cast<unsigned char>(c) < ' ' || c == '\x7f'; }))
+      r.fail(organization, fmt::format("tlsrpt.organization_name: at most {} bytes without control characters",
+                                       max_organization_name));
+  }
+  const Field contact = r.field(*table, prefix, "contact_info");
+  if (r.read_string(contact, t.contact_info) && !t.contact_info.empty()) {
+    if (auto problem = contact_info_problem(t.contact_info))
+      r.fail(contact, fmt::format("tlsrpt.contact_info: {}, not \"{}\"", *problem, t.contact_info));
+  }
+  const Field submitter = r.field(*table, prefix, "submitter");
+  if (r.read_string(submitter, t.submitter) && !t.submitter.empty()) {
+    if (core::is_host_name(t.submitter))
+      t.submitter = core::ascii_lowercase(t.submitter);
+    else
+      r.fail(submitter, fmt::format("tlsrpt.submitter: expected a domain name, not \"{}\"", t.submitter));
+  }
+}
+
 void read_document(Reader& r, const toml::table& doc, Config& c) {
   r.reject_unknown(doc, "",
                    {"state_dir", "runtime_dir", "log_level", "listen", "server", "cache", "dns", "fetch", "lookup",
-                    "profiles"});
+                    "tlsrpt", "profiles"});
   r.read_path(r.field(doc, "", "state_dir"), c.state_dir, false);
   r.read_path(r.field(doc, "", "runtime_dir"), c.runtime_dir, false);
   r.read_choice(r.field(doc, "", "log_level"), c.log_level,
@@ -528,6 +621,7 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
     r.read_duration(r.field(*t, "lookup", "reply_deadline"), c.reply_deadline, Zero::rejected);
   }
 
+  read_tlsrpt(r, doc, c.tlsrpt);
   read_profiles(r, doc, c);
 }
 
@@ -557,6 +651,11 @@ void check_relations(Reader& r, const Config& c) {
       const std::string key = join_path(join_path("profiles", name), "dane");
       r.problem(r.line_of_path(key), fmt::format("{}: dane needs dns.trust_anchor_file (DNSSEC validation)", key));
     }
+  }
+  if (!r.failed("tlsrpt.postfix_log_profile") && !c.profiles.contains(c.tlsrpt.postfix_log_profile)) {
+    r.problem(r.line_of_path("tlsrpt.postfix_log_profile"),
+              fmt::format("tlsrpt.postfix_log_profile: no profile \"{}\" ([profiles.{}])", c.tlsrpt.postfix_log_profile,
+                          c.tlsrpt.postfix_log_profile));
   }
   if (both_valid("lookup.cold_budget", "lookup.reply_deadline") && c.cold_budget > c.reply_deadline) {
     r.problem(line("lookup.cold_budget", "lookup.reply_deadline"),
@@ -591,6 +690,11 @@ void add_default_listener(Config& c) {
   c.listen.push_back(ListenEndpoint{.unix_path = socket.string()});
 }
 
+void add_default_tlsrpt_socket(Config& c) {
+  if (!c.tlsrpt.socket.unix_path.empty()) return;
+  c.tlsrpt.socket.unix_path = (std::filesystem::path(c.runtime_dir) / default_tlsrpt_socket_name).string();
+}
+
 std::expected<std::string, std::string> read_capped(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return std::unexpected(std::string("is a directory"));
@@ -620,6 +724,7 @@ Config default_config(const std::string& state_dir_override) {
   Config c = built_in_config();
   apply_state_dir_override(c, state_dir_override);
   add_default_listener(c);
+  add_default_tlsrpt_socket(c);
   return c;
 }
 
@@ -641,6 +746,7 @@ std::expected<Config, std::vector<ConfigProblem>> parse_config(std::string_view 
   if (!problems.empty()) return std::unexpected(std::move(problems));
   apply_state_dir_override(c, state_dir_override);
   add_default_listener(c);
+  add_default_tlsrpt_socket(c);
   return c;
 }
 

@@ -36,6 +36,24 @@ struct Profile {
   bool dane = false;
 };
 
+// TLS-RPT collection (RFC 8460) and who the reports come from.
+struct TlsRptSettings {
+  bool enabled = true;
+  // The libtlsrpt datagram socket (Postfix >= 3.10 smtp_tlsrpt_socket_name): unix_path,
+  // owner, group and mode as for a unix listener. Default <runtime_dir>/tlsrpt.sock.
+  ListenEndpoint socket;
+  // Postfix <= 3.9 mail log to follow: "" = none, "-" = standard input, else a file.
+  std::string postfix_log;
+  // The profile (socketmap map NAME) that log's Postfix uses: what mtastsd answered it.
+  std::string postfix_log_profile = "default";
+  unsigned retention_days = 14;  // days before today kept; older ones are pruned
+  // RFC 8460 sec. 4.4 organization-name and contact-info, and the submitter domain
+  // (sec. 5.1 file name, sec. 5.3 TLS-Report-Submitter); "" = not configured.
+  std::string organization_name;
+  std::string contact_info;
+  std::string submitter;
+};
+
 struct Config {
   std::string source;                      // file path, or "(built-in defaults)"
   std::string state_dir = "/var/lib/mtastsd";
@@ -56,6 +74,8 @@ struct Config {
 
   std::chrono::milliseconds cold_budget{3000};     // a cold lookup waits at most this long
   std::chrono::milliseconds reply_deadline{10000}; // any lookup is answered within this
+
+  TlsRptSettings tlsrpt;
 
   std::map<std::string, Profile> profiles;         // always holds "default"
   const Profile& profile_for(const std::string& map_name, bool* known = nullptr) const;

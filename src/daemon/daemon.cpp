@@ -12,12 +12,18 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include "daemon/log_follower.hpp"
 #include "daemon/lookup_service.hpp"
+#include "daemon/postfix_log_sessions.hpp"
 #include "daemon/refresher.hpp"
 #include "daemon/socketmap_server.hpp"
+#include "daemon/tlsrpt_aggregator.hpp"
+#include "daemon/tlsrpt_collector.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/policy_fetcher.hpp"
 #include "io/policy_store.hpp"
+#include "io/store_env.hpp"
+#include "io/tlsrpt_store.hpp"
 
 namespace asio = boost::asio;
 
@@ -26,9 +32,13 @@ namespace {
 // How long SIGTERM waits for replies being computed (a cold lookup waits at most
 // the cold budget; a reply at most the reply deadline).
 std::chrono::milliseconds drain_deadline(const Config& c) { return c.reply_deadline; }
-// Flush interval for the MDB_NOSYNC environment: a crash of the machine (not of
-// the process) loses at most this much.
-constexpr std::chrono::seconds kSyncInterval{1};
+// Every second the TLS-RPT sessions received are committed, then the MDB_NOSYNC
+// environment is flushed to disk: a killed daemon loses at most the sessions of
+// the last second (committed pages survive the process in the page cache), a
+// crashed machine at most the commits of the last second as well.
+constexpr std::chrono::seconds kCommitInterval{1};
+// Counts older than the retention and expired TLSRPT records are deleted this often.
+constexpr std::chrono::hours kPruneInterval{1};
 
 // With a trust anchor, libunbound validates every answer; behind a resolver that
 // strips DNSSEC records every answer is then bogus and no policy is ever found.
@@ -63,26 +73,102 @@ static void raise_fd_limit(std::size_t wanted) {
 
 // A cache file that is not LMDB (or from an incompatible LMDB) must not keep the
 // daemon down: while it is down Postfix defers every delivery. Move it aside and
-// start empty; cached policies are lost, mail flows.
-static std::expected<std::unique_ptr<io::PolicyStore>, io::StoreError> open_store(const Config& config) {
+// start empty; cached policies and TLS-RPT counts are lost, mail flows.
+static std::expected<std::shared_ptr<io::StoreEnv>, io::StoreError> open_env(const Config& config) {
   const io::StoreSettings settings{config.state_dir + "/cache", config.cache_map_size, false};
-  auto store = io::PolicyStore::open(settings);
-  if (store || store.error().kind != io::StoreErrorKind::corrupt) return store;
-  const std::string file = io::PolicyStore::data_file(settings.directory);
+  auto env = io::StoreEnv::open(settings);
+  if (env || env.error().kind != io::StoreErrorKind::corrupt) return env;
+  const std::string file = io::StoreEnv::data_file(settings.directory);
   const std::string aside = fmt::format("{}.unusable-{}", file, util::to_unix(util::system_now()));
-  spdlog::error("{}; moving it to {} and starting with an empty cache", store.error().detail, aside);
+  spdlog::error("{}; moving it to {} and starting with an empty cache", env.error().detail, aside);
   std::error_code ec;
   std::filesystem::rename(file, aside, ec);
   std::filesystem::remove(file + "-lock", ec);
-  return io::PolicyStore::open(settings);
+  return io::StoreEnv::open(settings);
+}
+
+namespace {
+// TLS-RPT collection: the aggregator, the libtlsrpt socket, the Postfix log.
+struct TlsRptCollection {
+  std::unique_ptr<TlsrptAggregator> aggregator;
+  std::unique_ptr<TlsrptCollector> collector;
+  std::unique_ptr<PostfixLogSessions> log_sessions;
+  std::unique_ptr<LogFollower> follower;
+
+  void start() {
+    if (collector) collector->start();
+    if (follower) follower->start();
+  }
+  void stop() {
+    if (collector) collector->stop();
+    if (follower) follower->stop();
+  }
+  // What came in and what was counted since the start, for the log at the end.
+  void log_summary() const {
+    if (!aggregator) return;
+    const AggregatorStats& a = aggregator->stats();
+    spdlog::info("TLS-RPT: {} session(s) counted ({} failed by mtastsd's policy state), {} not counted, {} lost to "
+                 "store errors",
+                 a.counted, a.policy_failures, a.rejected, a.lost);
+    spdlog::info("TLS-RPT: {} datagram(s) received, {} malformed", collector->received(), collector->malformed());
+    if (log_sessions) {
+      const LogSessionStats& l = log_sessions->stats();
+      spdlog::info("TLS-RPT: {} Postfix log line(s) read, {} unreadable; {} session(s), {} without a TLSRPT record, "
+                   "{} dropped while lookups were pending",
+                   l.lines, log_sessions->malformed(), l.sessions, l.no_tlsrpt, l.overflow);
+    }
+  }
+};
+}  // namespace
+
+static std::expected<TlsRptCollection, std::string> set_up_tlsrpt(boost::asio::any_io_executor ex,
+                                                                  const Config& config, io::PolicyStore& policies,
+                                                                  io::TlsrptStore& store, io::DnsResolver& dns) {
+  TlsRptCollection c;
+  if (!config.tlsrpt.enabled) return c;
+  const TlsRptSettings& t = config.tlsrpt;
+  c.aggregator = std::make_unique<TlsrptAggregator>(ex, config, policies, store);
+  c.collector = std::make_unique<TlsrptCollector>(ex, t, *c.aggregator);
+  if (auto ok = c.collector->open(); !ok) return std::unexpected("TLS-RPT socket: " + ok.error());
+  if (!t.postfix_log.empty()) {
+    std::optional<io::LogPosition> resume;
+    if (t.postfix_log != "-") {
+      auto stored = store.get_position(t.postfix_log);
+      if (!stored) return std::unexpected(stored.error().detail);
+      resume = *stored;
+    }
+    c.log_sessions = std::make_unique<PostfixLogSessions>(ex, dns, store, *c.aggregator);
+    LogFollower::Handlers handlers{
+        .line = [sessions = c.log_sessions.get()](std::string_view line) { sessions->feed(line); },
+        .position = [aggregator = c.aggregator.get(), source = t.postfix_log](
+                        const io::LogPosition& at) { aggregator->set_position(source, at); },
+    };
+    c.follower = std::make_unique<LogFollower>(ex, t.postfix_log, resume, std::move(handlers));
+    if (auto ok = c.follower->open(); !ok) return std::unexpected("Postfix log: " + ok.error());
+  }
+  if (t.organization_name.empty() || t.contact_info.empty() || t.submitter.empty())
+    spdlog::warn("TLS-RPT: sessions are counted, but reports need tlsrpt.organization_name, tlsrpt.contact_info "
+                 "and tlsrpt.submitter in the configuration");
+  return c;
 }
 
 int run_daemon(const Config& config) {
   // Connections plus listeners, LMDB, DNS and fetches in flight.
   raise_fd_limit(config.max_connections + 256);
-  auto store = open_store(config);
+  auto env = open_env(config);
+  if (!env) {
+    spdlog::critical("cannot open the cache in {}/cache: {}", config.state_dir, env.error().detail);
+    return 1;
+  }
+  // One environment, several tables (LMDB allows one environment per file and process).
+  auto store = io::PolicyStore::open(*env);
   if (!store) {
-    spdlog::critical("cannot open the cache in {}/cache: {}", config.state_dir, store.error().detail);
+    spdlog::critical("cannot open the policy cache in {}/cache: {}", config.state_dir, store.error().detail);
+    return 1;
+  }
+  auto tlsrpt_store = io::TlsrptStore::open(*env);
+  if (!tlsrpt_store) {
+    spdlog::critical("cannot open the TLS-RPT tables in {}/cache: {}", config.state_dir, tlsrpt_store.error().detail);
     return 1;
   }
   asio::io_context io(1);
@@ -101,14 +187,30 @@ int run_daemon(const Config& config) {
     return 1;
   }
   Refresher refresher(io.get_executor(), config, **store, service);
+  auto tlsrpt = set_up_tlsrpt(io.get_executor(), config, **store, **tlsrpt_store, *dns);
+  if (!tlsrpt) {
+    spdlog::critical("{}", tlsrpt.error());
+    return 1;
+  }
+  TlsrptAggregator* aggregator = tlsrpt->aggregator.get();
 
-  asio::steady_timer sync_timer(io);
-  std::function<void()> schedule_sync = [&] {
-    sync_timer.expires_after(kSyncInterval);
-    sync_timer.async_wait([&](boost::system::error_code ec) {
+  // Commit, then flush to disk, in this order (see kCommitInterval).
+  asio::steady_timer commit_timer(io);
+  std::function<void()> schedule_commit = [&] {
+    commit_timer.expires_after(kCommitInterval);
+    commit_timer.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      (*store)->sync();
-      schedule_sync();
+      if (aggregator) aggregator->flush();
+      (*env)->sync();
+      schedule_commit();
+    });
+  };
+  asio::steady_timer prune_timer(io);
+  std::function<void()> prune = [&] {
+    aggregator->prune();
+    prune_timer.expires_after(kPruneInterval);
+    prune_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) prune();
     });
   };
 
@@ -119,11 +221,13 @@ int run_daemon(const Config& config) {
     spdlog::info("signal {}: stopping (draining for at most {} ms)", signo, drain_deadline(config).count());
     server.stop();
     refresher.stop();
+    tlsrpt->stop();
     // Wait until open connections have written their replies or the deadline passes.
     const auto deadline = std::chrono::steady_clock::now() + drain_deadline(config);
     std::function<void()> poll = [&, deadline] {
       if (server.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
-        sync_timer.cancel();
+        commit_timer.cancel();
+        prune_timer.cancel();
         dns->cancel_all();
         io.stop();
         return;
@@ -136,11 +240,15 @@ int run_daemon(const Config& config) {
 
   server.start();
   refresher.start();
+  tlsrpt->start();
   if (!config.dns.trust_anchor_file.empty()) asio::co_spawn(io, check_dnssec_path(*dns), asio::detached);
-  schedule_sync();
+  schedule_commit();
+  if (aggregator) prune();
   spdlog::info("mtastsd ready ({} listener(s), config {})", config.listen.size(), config.source);
   io.run();
-  (*store)->sync();
+  if (aggregator) aggregator->flush();
+  (*env)->sync();
+  tlsrpt->log_summary();
   spdlog::info("mtastsd stopped");
   return 0;
 }

@@ -1,12 +1,6 @@
 // Socketmap listeners and connections; see the header.
 #include "daemon/socketmap_server.hpp"
 
-#include <grp.h>
-#include <pwd.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <filesystem>
 #include <list>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 #include "core/socketmap_request.hpp"
+#include "daemon/unix_socket_path.hpp"
 #include "util/netstring.hpp"
 
 namespace asio = boost::asio;
@@ -25,40 +20,6 @@ using asio::use_awaitable;
 using boost::system::error_code;
 
 namespace mtastsd::daemon {
-namespace {
-
-std::expected<void, std::string> prepare_unix_path(const ListenEndpoint& ep) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(fs::path(ep.unix_path).parent_path(), ec);
-  struct stat st {};
-  if (::lstat(ep.unix_path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return std::unexpected(ep.unix_path + ": exists and is not a socket");
-    ::unlink(ep.unix_path.c_str());  // stale socket from an earlier run
-  }
-  return {};
-}
-
-std::expected<void, std::string> apply_unix_permissions(const ListenEndpoint& ep) {
-  uid_t uid = static_cast<uid_t>(-1);
-  gid_t gid = static_cast<gid_t>(-1);
-  if (!ep.owner.empty()) {
-    const passwd* pw = ::getpwnam(ep.owner.c_str());
-    if (!pw) return std::unexpected(ep.unix_path + ": unknown owner '" + ep.owner + "'");
-    uid = pw->pw_uid;
-  }
-  if (!ep.group.empty()) {
-    const group* gr = ::getgrnam(ep.group.c_str());
-    if (!gr) return std::unexpected(ep.unix_path + ": unknown group '" + ep.group + "'");
-    gid = gr->gr_gid;
-  }
-  if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) && ::chown(ep.unix_path.c_str(), uid, gid) != 0)
-    return std::unexpected(ep.unix_path + ": chown: " + std::strerror(errno));
-  if (::chmod(ep.unix_path.c_str(), ep.mode) != 0) return std::unexpected(ep.unix_path + ": chmod: " + std::strerror(errno));
-  return {};
-}
-
-}  // namespace
 
 struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Impl> {
   asio::any_io_executor ex;

@@ -1,7 +1,6 @@
-// The LMDB environment and the policy cache table. One environment per state
-// directory ("cache.mdb"), named databases per table ("policies"; later tables
-// for TLS-RPT). Readers never block the writer; mtastsctl may open the same
-// environment while the daemon runs.
+// The policy cache table ("policies") in the state directory's LMDB environment
+// (io/store_env), which it shares with the other tables. Readers never block the
+// writer; mtastsctl may open the same environment while the daemon runs.
 #pragma once
 #include <cstddef>
 #include <expected>
@@ -11,34 +10,17 @@
 #include <string>
 #include <string_view>
 #include "core/cache_record.hpp"
+#include "io/store_env.hpp"
 
 namespace mtastsd::io {
 
-enum class StoreErrorKind {
-  open_failed,   // cannot create/open the environment (permissions, corrupt file)
-  map_full,      // MDB_MAP_FULL: write refused, reads still work
-  corrupt,       // a record that does not decode (the caller treats it as absent), or at
-                 // open: the file is not a (compatible) LMDB environment
-
-  io,            // any other LMDB error
-  read_only,     // write attempted on a read-only store
-};
-struct StoreError {
-  StoreErrorKind kind;
-  std::string detail;
-};
-std::string_view to_string(StoreErrorKind k);
-
-struct StoreSettings {
-  std::string directory;           // created if missing (mode 0750)
-  std::size_t map_size = 256u << 20;
-  bool read_only = false;
-};
-
 class PolicyStore {
  public:
+  // On the shared environment (the daemon: one environment, several tables).
+  static std::expected<std::unique_ptr<PolicyStore>, StoreError> open(std::shared_ptr<StoreEnv> env);
+  // Opens an environment of its own (for a process that uses no other table).
   static std::expected<std::unique_ptr<PolicyStore>, StoreError> open(const StoreSettings& settings);
-  // The environment's data file in `directory` (for moving an unusable one aside).
+  // The environment's data file in `directory` (StoreEnv::data_file).
   static std::string data_file(const std::string& directory);
   ~PolicyStore();
 
@@ -51,7 +33,7 @@ class PolicyStore {
   std::expected<void, StoreError> for_each(
       const std::function<bool(std::string_view domain, const std::expected<core::CacheRecord, StoreError>&)>& fn);
   std::expected<std::size_t, StoreError> count();
-  // Flush to disk (the environment is opened MDB_NOSYNC; the daemon calls this periodically).
+  // Flush the environment to disk (StoreEnv::sync).
   void sync();
 
  private:

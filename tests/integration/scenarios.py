@@ -261,5 +261,31 @@ SCENARIOS += [
 ]
 # --- end of Postfix end to end ---
 
+# --- TLS-RPT collection (test_tlsrpt_collect.py) ---
+def tlsrpt_record(domain: str) -> str:
+    """The TLSRPT record (RFC 8460 sec. 3) the TLS-RPT domains publish at _smtp._tls.<domain>."""
+    return f"v=TLSRPTv1; rua=mailto:tlsrpt@{domain}"
+
+
+def _with_tlsrpt(domain: str) -> tuple[tuple[str, str, str], ...]:
+    return ((f"_smtp._tls.{domain}", "TXT", f'"{tlsrpt_record(domain)}"'),)
+
+
+SCENARIOS += [
+    # Sessions from datagrams carry their record: no DNS needed beyond this one.
+    Scenario("rpt-lib.example", records=_with_tlsrpt("rpt-lib.example")),
+    # Postfix 3.7 log sessions: an enforce policy and a TLSRPT record ...
+    _std("rpt-log.example", "rptlog1", records=_with_tlsrpt("rpt-log.example")),
+    # ... a TLSRPT record without MTA-STS (no-policy-found) ...
+    Scenario("rpt-log-nosts.example", records=_with_tlsrpt("rpt-log-nosts.example")),
+    # ... and MTA-STS without a TLSRPT record: nobody to report to.
+    _std("rpt-log-norpt.example", "rptnorpt1"),
+    # A valid TXT record whose policy is not there (404): RFC 8461 sec. 6, every session fails
+    # with sts-policy-fetch-error. One domain per session source.
+    _std("rpt-fetchfail.example", "rptff1", policy=None, records=_with_tlsrpt("rpt-fetchfail.example")),
+    _std("rpt-log-fetchfail.example", "rptlff1", policy=None, records=_with_tlsrpt("rpt-log-fetchfail.example")),
+]
+# --- end of TLS-RPT collection ---
+
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"

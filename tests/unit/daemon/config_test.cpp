@@ -83,6 +83,17 @@ void expect_default_values(const Config& c) {
   EXPECT_EQ(c.fetch.timeout, seconds(60));
   EXPECT_EQ(c.cold_budget, seconds(3));
   EXPECT_EQ(c.reply_deadline, seconds(10));
+  EXPECT_TRUE(c.tlsrpt.enabled);
+  EXPECT_EQ(c.tlsrpt.socket.unix_path, "/run/mtastsd/tlsrpt.sock");
+  EXPECT_EQ(c.tlsrpt.socket.mode, 0660u);
+  EXPECT_EQ(c.tlsrpt.socket.owner, "");
+  EXPECT_EQ(c.tlsrpt.socket.group, "");
+  EXPECT_EQ(c.tlsrpt.postfix_log, "");
+  EXPECT_EQ(c.tlsrpt.postfix_log_profile, "default");
+  EXPECT_EQ(c.tlsrpt.retention_days, 14u);
+  EXPECT_EQ(c.tlsrpt.organization_name, "");
+  EXPECT_EQ(c.tlsrpt.contact_info, "");
+  EXPECT_EQ(c.tlsrpt.submitter, "");
   ASSERT_THAT(c.profiles, SizeIs(1));
   const Profile& p = c.profiles.at("default");
   EXPECT_EQ(p.name, "default");
@@ -154,6 +165,19 @@ timeout = "20s"
 cold_budget = "1500ms"
 reply_deadline = "8s"
 
+[tlsrpt]
+enabled = false
+socket = "/var/spool/postfix/mtastsd/tlsrpt.sock"
+socket_mode = "0620"
+socket_owner = "mtastsd"
+socket_group = "postfix"
+postfix_log = "/var/log/mail.log"
+postfix_log_profile = "postfix310"
+retention_days = 30
+organization_name = "Example Mail GmbH"
+contact_info = "tlsrpt@example.net"
+submitter = "Mail.Example.NET"
+
 [profiles.postfix310]
 dialect = "postfix-tlsrpt"
 testing = "enforce"
@@ -196,6 +220,17 @@ dane = true
   EXPECT_EQ(c.fetch.timeout, seconds(20));
   EXPECT_EQ(c.cold_budget, milliseconds(1500));
   EXPECT_EQ(c.reply_deadline, seconds(8));
+  EXPECT_FALSE(c.tlsrpt.enabled);
+  EXPECT_EQ(c.tlsrpt.socket.unix_path, "/var/spool/postfix/mtastsd/tlsrpt.sock");
+  EXPECT_EQ(c.tlsrpt.socket.mode, 0620u);
+  EXPECT_EQ(c.tlsrpt.socket.owner, "mtastsd");
+  EXPECT_EQ(c.tlsrpt.socket.group, "postfix");
+  EXPECT_EQ(c.tlsrpt.postfix_log, "/var/log/mail.log");
+  EXPECT_EQ(c.tlsrpt.postfix_log_profile, "postfix310");
+  EXPECT_EQ(c.tlsrpt.retention_days, 30u);
+  EXPECT_EQ(c.tlsrpt.organization_name, "Example Mail GmbH");
+  EXPECT_EQ(c.tlsrpt.contact_info, "tlsrpt@example.net");
+  EXPECT_EQ(c.tlsrpt.submitter, "mail.example.net");
   ASSERT_THAT(c.profiles, SizeIs(2));
   const Profile& p = c.profiles.at("postfix310");
   EXPECT_EQ(p.name, "postfix310");
@@ -392,6 +427,61 @@ TEST(ParseConfig, UnixListener) {
   }
 }
 
+TEST(ParseConfig, TlsRptSocketFollowsRuntimeDirUnlessSet) {
+  EXPECT_EQ(parse_ok("runtime_dir = \"/srv/run\"\n").tlsrpt.socket.unix_path, "/srv/run/tlsrpt.sock");
+  EXPECT_EQ(parse_ok("", "/tmp/override").tlsrpt.socket.unix_path, "/tmp/override/tlsrpt.sock");
+  EXPECT_EQ(parse_ok("[tlsrpt]\nsocket = \"/x/t.sock\"\n", "/tmp/override").tlsrpt.socket.unix_path, "/x/t.sock");
+  EXPECT_EQ(only_problem("[tlsrpt]\nsocket = \"t.sock\"\n"),
+            "test.conf:2: tlsrpt.socket: expected an absolute path, not \"t.sock\"");
+  EXPECT_EQ(only_problem("[tlsrpt]\nsocket = \"/" + std::string(107, 'x') + "\"\n"),
+            "test.conf:2: tlsrpt.socket: path longer than 107 bytes");
+  EXPECT_THAT(only_problem("[tlsrpt]\nsocket_mode = \"0999\"\n"),
+              StartsWith("test.conf:2: tlsrpt.socket_mode: expected an octal string"));
+}
+
+TEST(ParseConfig, TlsRptPostfixLog) {
+  EXPECT_EQ(parse_ok("[tlsrpt]\npostfix_log = \"-\"\n").tlsrpt.postfix_log, "-");
+  EXPECT_EQ(parse_ok("[tlsrpt]\npostfix_log = \"\"\n").tlsrpt.postfix_log, "");
+  EXPECT_EQ(only_problem("[tlsrpt]\npostfix_log = \"mail.log\"\n"),
+            "test.conf:2: tlsrpt.postfix_log: expected \"\" (off), \"-\" (standard input) or an absolute path, "
+            "not \"mail.log\"");
+  EXPECT_EQ(parse_ok("[tlsrpt]\npostfix_log_profile = \"d\"\n[profiles.d]\ndane = true\n[dns]\n"
+                     "trust_anchor_file = \"/k\"\n")
+                .tlsrpt.postfix_log_profile,
+            "d");
+  EXPECT_EQ(only_problem("[tlsrpt]\npostfix_log_profile = \"nope\"\n"),
+            "test.conf:2: tlsrpt.postfix_log_profile: no profile \"nope\" ([profiles.nope])");
+}
+
+TEST(ParseConfig, TlsRptRetentionDays) {
+  EXPECT_EQ(parse_ok("[tlsrpt]\nretention_days = 2\n").tlsrpt.retention_days, 2u);
+  EXPECT_EQ(parse_ok("[tlsrpt]\nretention_days = 3660\n").tlsrpt.retention_days, 3660u);
+  EXPECT_EQ(only_problem("[tlsrpt]\nretention_days = 1\n"),
+            "test.conf:2: tlsrpt.retention_days: must be between 2 and 3660, not 1");
+  EXPECT_EQ(only_problem("[tlsrpt]\nretention_days = \"14d\"\n"),
+            "test.conf:2: tlsrpt.retention_days: expected an integer");
+}
+
+TEST(ParseConfig, TlsRptReportOrigin) {
+  for (const char* contact : {"tlsrpt@example.com", "mailto:tlsrpt@example.com", "https://example.com/contact"})
+    EXPECT_EQ(parse_ok(fmt::format("[tlsrpt]\ncontact_info = \"{}\"\n", contact)).tlsrpt.contact_info, contact);
+  for (const char* contact : {"tlsrpt", "a@b@example.com", "@example.com", "x@not_a_host", "two words@example.com",
+                              "https:", "1http://example.com"})
+    EXPECT_THAT(only_problem(fmt::format("[tlsrpt]\ncontact_info = \"{}\"\n", contact)),
+                StartsWith("test.conf:2: tlsrpt.contact_info: "))
+        << contact;
+  EXPECT_EQ(only_problem("[tlsrpt]\nsubmitter = \"not a domain\"\n"),
+            "test.conf:2: tlsrpt.submitter: expected a domain name, not \"not a domain\"");
+  EXPECT_EQ(only_problem("[tlsrpt]\nsubmitter = \"example.com.\"\n"),
+            "test.conf:2: tlsrpt.submitter: expected a domain name, not \"example.com.\"");
+  EXPECT_EQ(parse_ok("[tlsrpt]\norganization_name = \"M\u00fcller & Co\"\n").tlsrpt.organization_name,
+            "M\u00fcller & Co");
+  EXPECT_THAT(only_problem("[tlsrpt]\norganization_name = \"a\\tb\"\n"),
+              StartsWith("test.conf:2: tlsrpt.organization_name: at most 256 bytes"));
+  EXPECT_THAT(only_problem("[tlsrpt]\norganization_name = \"" + std::string(257, 'o') + "\"\n"),
+              StartsWith("test.conf:2: tlsrpt.organization_name: at most 256 bytes"));
+}
+
 TEST(ParseConfig, ListenerShape) {
   EXPECT_EQ(only_problem("[[listen]]\nunix = \"/run/x.sock\"\ntcp = \"127.0.0.1:1\"\n"),
             "test.conf:1: listen: give either unix or tcp, not both");
@@ -561,6 +651,7 @@ TEST_F(LoadConfig, OverrideApplies) {
   auto config = load_config(write("c.conf", ""), "/tmp/override");
   ASSERT_TRUE(config.has_value());
   EXPECT_EQ(config->listen.at(0).unix_path, "/tmp/override/socketmap.sock");
+  EXPECT_EQ(config->tlsrpt.socket.unix_path, "/tmp/override/tlsrpt.sock");
 }
 
 TEST_F(LoadConfig, MissingFile) {

@@ -1,0 +1,88 @@
+// libtlsrpt datagrams in; see the header.
+#include "daemon/tlsrpt_collector.hpp"
+
+#include <vector>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/local/datagram_protocol.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include "core/tlsrpt_datagram.hpp"
+#include "daemon/throttled_warning.hpp"
+#include "daemon/unix_socket_path.hpp"
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace mtastsd::daemon {
+
+struct TlsrptCollector::Impl : std::enable_shared_from_this<Impl> {
+  asio::any_io_executor ex;
+  const TlsRptSettings& settings;
+  TlsrptAggregator& aggregator;
+  asio::local::datagram_protocol::socket socket;
+  ThrottledWarning malformed;
+  std::uint64_t received = 0;
+  bool stopping = false;
+
+  Impl(asio::any_io_executor e, const TlsRptSettings& s, TlsrptAggregator& a)
+      : ex(e), settings(s), aggregator(a), socket(e), malformed(e, "malformed TLS-RPT datagram") {}
+
+  asio::awaitable<void> receive_loop() {
+    auto self = shared_from_this();
+    // One more byte than the cap, so that a datagram above it shows as too long.
+    std::vector<char> buffer(core::kMaxDatagramSize + 1);
+    while (!stopping) {
+      error_code ec;
+      const std::size_t n =
+          co_await socket.async_receive(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || stopping) break;
+      if (ec) {
+        // Datagram sockets report no peer errors; anything here is local and transient.
+        spdlog::warn("TLS-RPT socket {}: receive failed: {}", settings.socket.unix_path, ec.message());
+        continue;
+      }
+      ++received;
+      auto sessions = core::parse_tlsrpt_datagram(std::string_view(buffer.data(), n));
+      if (!sessions) {
+        malformed.note(fmt::format("{}: {}", core::to_string(sessions.error().error), sessions.error().detail));
+        continue;
+      }
+      for (core::SessionEvent& session : *sessions) aggregator.add(std::move(session));
+    }
+  }
+};
+
+TlsrptCollector::TlsrptCollector(asio::any_io_executor ex, const TlsRptSettings& settings,
+                                 TlsrptAggregator& aggregator)
+    : impl_(std::make_shared<Impl>(std::move(ex), settings, aggregator)) {}
+
+TlsrptCollector::~TlsrptCollector() { stop(); }
+
+std::expected<void, std::string> TlsrptCollector::open() {
+  const ListenEndpoint& ep = impl_->settings.socket;
+  if (auto ok = prepare_unix_path(ep); !ok) return ok;
+  error_code ec;
+  const asio::local::datagram_protocol::endpoint where(ep.unix_path);
+  impl_->socket.open(where.protocol(), ec);
+  if (!ec) impl_->socket.bind(where, ec);
+  if (ec) return std::unexpected(ep.unix_path + ": " + ec.message());
+  if (auto ok = apply_unix_permissions(ep); !ok) return ok;
+  spdlog::info("TLS-RPT: receiving libtlsrpt datagrams on unix:{}", ep.unix_path);
+  return {};
+}
+
+void TlsrptCollector::start() { asio::co_spawn(impl_->ex, impl_->receive_loop(), asio::detached); }
+
+void TlsrptCollector::stop() {
+  impl_->stopping = true;
+  error_code ignored;
+  impl_->socket.close(ignored);
+}
+
+std::uint64_t TlsrptCollector::received() const { return impl_->received; }
+std::uint64_t TlsrptCollector::malformed() const { return impl_->malformed.total(); }
+
+}  // namespace mtastsd::daemon
