@@ -35,13 +35,6 @@ std::unexpected<ReportMessageFailure> fail(ReportMessageError error, std::string
   return std::unexpected(ReportMessageFailure{error, std::move(detail)});
 }
 
-// An address that is usable in a header as it stands: what a usable mailto: rua names
-// (dot-atom "@" host name), given exactly (no percent-encoding, domain already lowercase).
-bool is_plain_address(std::string_view address) {
-  const auto checked = parse_report_uri(fmt::format("mailto:{}", address));
-  return checked && checked->mailbox == address;
-}
-
 std::string lowercase_hex(const unsigned char* bytes, std::size_t n) {
   std::string out;
   for (std::size_t i = 0; i < n; ++i) out += fmt::format("{:02x}", bytes[i]);
@@ -177,6 +170,11 @@ std::string_view to_string(ReportMessageError e) {
     case ReportMessageError::bad_report: return "report JSON is incomplete";
   }
   return "cannot build the report message";
+}
+
+bool is_plain_address(std::string_view address) {
+  const auto checked = parse_report_uri(fmt::format("mailto:{}", address));
+  return checked && checked->mailbox == address;
 }
 
 std::string gzip_compress(std::string_view data) {

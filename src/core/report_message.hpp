@@ -50,6 +50,10 @@ struct ReportMessageFailure {
   std::string detail;
 };
 
+// An address usable in From/To as it stands: a dot-atom local part "@" a lowercase host
+// name, as a usable mailto: rua names one (core/tlsrpt_record), without percent-encoding.
+bool is_plain_address(std::string_view address);
+
 // gzip (RFC 1952) of data, as RFC 8460 sec. 5.2 requires for the report: deterministic
 // (no file name, modification time 0). Throws std::bad_alloc when zlib runs out of memory.
 std::string gzip_compress(std::string_view data);
