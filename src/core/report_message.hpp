@@ -6,8 +6,8 @@
 //     application/tlsrpt+gzip    the report JSON, gzip (sec. 5.2), base64,
 //                                Content-Disposition: attachment; filename=<sec. 5.1 name>
 //   headers: From, To, Subject (sec. 5.3), Date, Message-ID, MIME-Version, Content-Type,
-//   TLS-Report-Domain, TLS-Report-Submitter (sec. 5.3), TLS-Required: No (RFC 8689 sec. 5:
-//   a report about broken TLS must get through broken TLS).
+//   TLS-Report-Domain, TLS-Report-Submitter (sec. 5.3), TLS-Required: No (RFC 8689's header
+//   field: relays may deliver without TLS; a report about broken TLS must get through it).
 //
 // MIME by hand, not GMime (libgmime-3.0): the message is one fixed structure whose every
 // header value is ASCII we validate (host names, dot-atom addresses, the report-id), so

@@ -115,6 +115,8 @@ std::string with_crlf(std::string_view text) {
 struct DkimSigner::Impl {
   DkimSettings settings;
   std::string key_pem;
+  std::vector<const char*> header_names = signed_header_list();  // lives as long as the library, which may
+                                                                  // keep pointing at the list it was given
   Library library;
 
   ~Impl() { OPENSSL_cleanse(key_pem.data(), key_pem.size()); }
@@ -139,7 +141,8 @@ std::expected<DkimSigner, DkimFailure> DkimSigner::load(const DkimSettings& sett
       !core::is_host_name(fmt::format("{}.{}", settings.selector, settings.domain)))
     return fail(DkimError::bad_selector,
                 fmt::format("DKIM selector \"{}\" or domain \"{}\" is not a DNS name",
-                            util::printable_excerpt(settings.selector, 80), util::printable_excerpt(settings.domain, 80)));
+                            util::printable_excerpt(settings.selector, 80),
+                            util::printable_excerpt(settings.domain, 80)));
   auto pem = read_key_file(settings.key_file);
   if (!pem) return std::unexpected(pem.error());
   if (auto checked = check_rsa_key(*pem, settings.key_file); !checked) {
@@ -152,13 +155,12 @@ std::expected<DkimSigner, DkimFailure> DkimSigner::load(const DkimSettings& sett
   impl->key_pem = std::move(*pem);
   impl->library.reset(dkim_init(nullptr, nullptr));
   if (!impl->library) throw std::bad_alloc();  // dkim_init fails only when out of memory
-  auto names = signed_header_list();
   const auto set = [&](int option, void* data, std::size_t size) {
     if (dkim_options(impl->library.get(), DKIM_OP_SETOPT, option, data, size) != DKIM_STAT_OK)
       throw std::logic_error(fmt::format("libopendkim rejected option {}", option));
   };
-  set(DKIM_OPTS_SIGNHDRS, names.data(), sizeof(const char**));
-  set(DKIM_OPTS_OVERSIGNHDRS, names.data(), sizeof(const char**));
+  set(DKIM_OPTS_SIGNHDRS, impl->header_names.data(), sizeof(const char**));
+  set(DKIM_OPTS_OVERSIGNHDRS, impl->header_names.data(), sizeof(const char**));
   return DkimSigner(std::move(impl));
 }
 

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 #include <curl/curl.h>
@@ -105,8 +106,9 @@ struct UrlFree {
   void operator()(CURLU* url) const { curl_url_cleanup(url); }
 };
 
-// smtp://host:port/helo-name (the URL path is libcurl's EHLO argument), IPv6 in brackets.
-std::string relay_url(const SmtpRelaySettings& relay) {
+// smtp://host:port/helo-name (the URL path is libcurl's EHLO argument), IPv6 in brackets;
+// nullopt when libcurl refuses a part (a host name with spaces, say).
+std::optional<std::string> relay_url(const SmtpRelaySettings& relay) {
   std::unique_ptr<CURLU, UrlFree> url(curl_url());
   if (!url) throw std::bad_alloc();
   const std::string host = relay.host.find(':') != std::string::npos ? fmt::format("[{}]", relay.host) : relay.host;
@@ -116,9 +118,9 @@ std::string relay_url(const SmtpRelaySettings& relay) {
       curl_url_set(url.get(), CURLUPART_HOST, host.c_str(), 0) != CURLUE_OK ||
       curl_url_set(url.get(), CURLUPART_PORT, port.c_str(), 0) != CURLUE_OK ||
       curl_url_set(url.get(), CURLUPART_PATH, path.c_str(), CURLU_URLENCODE) != CURLUE_OK)
-    return "";
+    return std::nullopt;
   char* text = nullptr;
-  if (curl_url_get(url.get(), CURLUPART_URL, &text, 0) != CURLUE_OK) return "";
+  if (curl_url_get(url.get(), CURLUPART_URL, &text, 0) != CURLUE_OK) return std::nullopt;
   std::string out(text);
   curl_free(text);
   return out;
@@ -134,11 +136,12 @@ DeliveryResult submit_smtp(const SmtpRelaySettings& relay, const Envelope& envel
     return failure(DeliveryError::temporary, fmt::format("libcurl: {}", curl_easy_strerror(global_init)));
 
   const std::string where = fmt::format("relay {}:{}", relay.host, relay.port);
-  const std::string url = relay_url(relay);
-  if (url.empty()) return failure(DeliveryError::temporary, fmt::format("{}: not a usable relay address", where));
+  const auto url = relay_url(relay);
+  if (!url) return failure(DeliveryError::temporary, fmt::format("{}: not a usable relay address", where));
   std::unique_ptr<CURL, CurlCleanup> curl(curl_easy_init());
   if (!curl) throw std::bad_alloc();
-  std::unique_ptr<curl_slist, SlistFree> recipients(curl_slist_append(nullptr, fmt::format("<{}>", envelope.to).c_str()));
+  const std::string rcpt_to = fmt::format("<{}>", envelope.to);
+  std::unique_ptr<curl_slist, SlistFree> recipients(curl_slist_append(nullptr, rcpt_to.c_str()));
   if (!recipients) throw std::bad_alloc();
   const std::string mail_from = fmt::format("<{}>", envelope.from);
   std::array<char, CURL_ERROR_SIZE> error_text{};
@@ -147,7 +150,7 @@ DeliveryResult submit_smtp(const SmtpRelaySettings& relay, const Envelope& envel
   const long timeout_ms = static_cast<long>(remaining(deadline).count());
 
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url->c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);        // a worker thread: no SIGALRM, no SIGPIPE handling
   curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);    // QUIT now, within the deadline, not at cleanup
@@ -273,7 +276,8 @@ DeliveryResult submit_sendmail(const std::string& command, const Envelope& envel
   argv.push_back(nullptr);
 
   Child child;
-  if (const int error = ::posix_spawn(&child.pid, command.c_str(), &actions.actions, nullptr, argv.data(), environ); error != 0)
+  if (const int error = ::posix_spawn(&child.pid, command.c_str(), &actions.actions, nullptr, argv.data(), environ);
+      error != 0)
     return temporary(fmt::format("cannot run it: {}", std::strerror(error)));
   child_stdin.reset();
   child_output.reset();
@@ -321,12 +325,14 @@ DeliveryResult submit_sendmail(const std::string& command, const Envelope& envel
     if (n <= 0) break;
     keep_output(buffer.data(), n);
   }
-  const std::string said = output.empty() ? "" : fmt::format(": {}", util::printable_excerpt(output, kMaxCommandOutput));
+  const std::string said =
+      output.empty() ? "" : fmt::format(": {}", util::printable_excerpt(output, kMaxCommandOutput));
 
   if (WIFSIGNALED(child.status)) return temporary(fmt::format("killed by signal {}{}", WTERMSIG(child.status), said));
   const int exit_status = WEXITSTATUS(child.status);
   if (exit_status != 0)
-    return failure(core::classify_sendmail_exit(exit_status), fmt::format("{} exited {}{}", command, exit_status, said));
+    return failure(core::classify_sendmail_exit(exit_status),
+                   fmt::format("{} exited {}{}", command, exit_status, said));
   if (!unsent.empty()) return temporary(fmt::format("exited 0 before reading the whole message{}", said));
   return core::Delivered{fmt::format("{} accepted the message (exit 0)", command)};
 }

@@ -52,18 +52,23 @@ struct Submission {
 // when co_spawn runs it.
 asio::awaitable<DeliveryResult> run(Submission submission) { co_return submission(); }
 
+ReportSenderSettings checked(ReportSenderSettings settings) {
+  if (!core::is_plain_address(settings.mail_from))
+    throw std::runtime_error(fmt::format("report delivery: sender address \"{}\" is not a plain address "
+                                         "(local-part@lowercase.domain)",
+                                         util::printable_excerpt(settings.mail_from, 80)));
+  if (settings.mail_timeout <= std::chrono::milliseconds::zero())
+    throw std::runtime_error("report delivery: mail timeout must be positive");
+  return settings;
+}
+
 }  // namespace
 
 struct ReportSender::Impl {
   Impl(asio::any_io_executor ex, DnsResolver& dns, ReportSenderSettings s)
-      : settings(std::move(s)), signer(load_signer(settings.dkim)), uploader(std::move(ex), dns, settings.https) {
-    if (!core::is_plain_address(settings.mail_from))
-      throw std::runtime_error(fmt::format("report delivery: sender address \"{}\" is not a plain address "
-                                           "(local-part@lowercase.domain)",
-                                           util::printable_excerpt(settings.mail_from, 80)));
-    if (settings.mail_timeout <= std::chrono::milliseconds::zero())
-      throw std::runtime_error("report delivery: mail timeout must be positive");
-  }
+      : settings(checked(std::move(s))),
+        signer(load_signer(settings.dkim)),
+        uploader(std::move(ex), dns, settings.https) {}
 
   asio::awaitable<DeliveryResult> send(OutgoingReport out, std::string rua, util::TimePoint now);
   asio::awaitable<DeliveryResult> send_mail(const OutgoingReport& out, const std::string& mailbox, util::TimePoint now);

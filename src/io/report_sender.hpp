@@ -31,7 +31,7 @@ struct ReportSenderSettings {
   std::string mail_from;  // From: and envelope sender: a plain address, e.g. "tlsrpt-noreply@mail.example.net"
   MailTransport transport = MailTransport::smtp;
   SmtpRelaySettings smtp;                            // transport smtp: default 127.0.0.1:25, no STARTTLS
-  std::string sendmail_command = "/usr/sbin/sendmail";  // transport sendmail
+  std::string sendmail_command = "/usr/sbin/sendmail";  // transport sendmail: absolute path, run without a shell
   // Whole submission. RFC 5321 sec. 4.5.3.2 asks clients to wait 2 to 10 minutes per
   // command; a relay on our own host answers at once, and a worker thread must not be held
   // for half an hour: ours, 5 minutes.

@@ -181,7 +181,8 @@ TEST(ReportMessage, HeadersOfRfc8460) {
   EXPECT_EQ(message.value("To"), "tlsrpt@example.com");
   EXPECT_EQ(message.value("Subject"), report.subject);
   EXPECT_EQ(message.value("Subject"),
-            "Report Domain: example.com Submitter: sender.example Report-ID: <20240401.a1b2c3.example.com@sender.example>");
+            "Report Domain: example.com Submitter: sender.example "
+            "Report-ID: <20240401.a1b2c3.example.com@sender.example>");
   EXPECT_EQ(message.value("Date"), "Tue, 02 Apr 2024 03:04:05 +0000");
   EXPECT_EQ(message.value("MIME-Version"), "1.0");
   EXPECT_EQ(message.value("TLS-Report-Domain"), "example.com");
