@@ -9,12 +9,12 @@
 #include "io/policy_fetcher.hpp"
 
 #include <algorithm>
-#include <filesystem>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 #include "io/policy_response.hpp"
+#include "io/tls_client.hpp"
 
 namespace mtastsd::io {
 namespace {
@@ -73,32 +73,14 @@ std::string tls_version_text(SSL* ssl) {
   return version;
 }
 
-ssl::context make_tls_context(const FetchSettings& settings) {
-  ssl::context tls(ssl::context::tls_client);
-  // RFC 8996: TLS 1.0 and 1.1 must not be used.
-  if (SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION) != 1)
-    throw std::runtime_error("policy fetcher: cannot require TLS 1.2");
-  tls.set_verify_mode(ssl::verify_peer);
-  boost::system::error_code ec;
-  if (settings.ca_file.empty()) {
-    tls.set_default_verify_paths(ec);
-    if (ec) throw std::runtime_error(fmt::format("policy fetcher: system CA store: {}", ec.message()));
-    return tls;
-  }
-  // OpenSSL reports a missing file only as a generic error: say it plainly.
-  if (std::error_code fs_ec; !std::filesystem::is_regular_file(settings.ca_file, fs_ec))
-    throw std::runtime_error(fmt::format("policy fetcher: CA file \"{}\" does not exist or is not a file",
-                                         settings.ca_file));
-  tls.load_verify_file(settings.ca_file, ec);
-  if (ec) throw std::runtime_error(fmt::format("policy fetcher: CA file \"{}\": {}", settings.ca_file, ec.message()));
-  return tls;
-}
-
 }  // namespace
 
 struct PolicyFetcher::Impl {
   Impl(asio::any_io_executor ex, DnsResolver& dns, FetchSettings settings)
-      : executor(std::move(ex)), dns(dns), settings(std::move(settings)), tls(make_tls_context(this->settings)) {
+      : executor(std::move(ex)),
+        dns(dns),
+        settings(std::move(settings)),
+        tls(make_webpki_context(this->settings.ca_file, "policy fetcher")) {
     if (this->settings.timeout <= std::chrono::milliseconds::zero())
       throw std::runtime_error("policy fetcher: timeout must be positive");
   }
@@ -161,15 +143,12 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
 
   // ---- TLS: SNI and certificate name = the policy host (RFC 8461 sec. 3.3) ----
   SSL* ssl = stream.native_handle();
-  if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1 || SSL_set1_host(ssl, host.c_str()) != 1)
-    co_return fetch_error(fmt::format("TLS setup for {} failed", host));
-  // RFC 6125 sec. 6.4.3: a wildcard matches a whole left-most label only.
-  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if (!expect_host(ssl, host)) co_return fetch_error(fmt::format("TLS setup for {} failed", host));
   co_await stream.async_handshake(ssl::stream_base::client, capture);
   if (ec) {
     if (ec == beast::error::timeout) co_return timed_out(fmt::format("in the TLS handshake with {}", endpoint));
-    if (const long verify = SSL_get_verify_result(ssl); verify != X509_V_OK) {
-      auto detail = fmt::format("certificate of {} at {}: {}", host, endpoint, X509_verify_cert_error_string(verify));
+    if (const std::string unverified = verification_failure(ssl); !unverified.empty()) {
+      auto detail = fmt::format("certificate of {} at {}: {}", host, endpoint, unverified);
       spdlog::debug("policy fetch {}: failed: {}", host, detail);
       co_return failure(FailureType::sts_webpki_invalid, std::move(detail));
     }

@@ -1,0 +1,140 @@
+// POST of a gzip report to an https rua (RFC 8460 sec. 5.4); see https_report_upload.hpp.
+#include "io/https_report_upload.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "io/tls_client.hpp"
+#include "util/printable.hpp"
+
+namespace mtastsd::io {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using core::DeliveryError;
+using core::DeliveryFailure;
+using core::DeliveryResult;
+
+constexpr std::string_view kReportMediaType = "application/tlsrpt+gzip";  // RFC 8460 sec. 5.4
+constexpr std::uint16_t kHttpsPort = 443;
+constexpr std::uint32_t kHeaderLimit = 8 * 1024;  // ours: a status line and a few fields is all we read
+#ifdef MTASTSD_VERSION
+constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
+#else
+constexpr std::string_view kUserAgent = "mtastsd";
+#endif
+
+std::unexpected<DeliveryFailure> temporary(std::string detail) {
+  return std::unexpected(DeliveryFailure{DeliveryError::temporary, std::move(detail)});
+}
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
+  const auto address = ep.address().to_string();
+  return ep.address().is_v6() ? fmt::format("[{}]:{}", address, ep.port()) : fmt::format("{}:{}", address, ep.port());
+}
+
+}  // namespace
+
+struct HttpsReportUploader::Impl {
+  Impl(asio::any_io_executor ex, DnsResolver& dns, HttpsUploadSettings settings)
+      : executor(std::move(ex)),
+        dns(dns),
+        settings(std::move(settings)),
+        tls(make_webpki_context(this->settings.ca_file, "report upload")) {
+    if (this->settings.timeout <= std::chrono::milliseconds::zero())
+      throw std::runtime_error("report upload: timeout must be positive");
+  }
+
+  asio::awaitable<DeliveryResult> upload(core::HttpsEndpoint target, std::string body);
+
+  asio::any_io_executor executor;
+  DnsResolver& dns;
+  HttpsUploadSettings settings;
+  ssl::context tls;
+};
+
+asio::awaitable<DeliveryResult> HttpsReportUploader::Impl::upload(core::HttpsEndpoint target, std::string body) {
+  const auto deadline = std::chrono::steady_clock::now() + settings.timeout;
+  const std::string& host = target.host;
+  const auto timed_out = [&](std::string_view during) {
+    return temporary(fmt::format("https://{}: no progress within {} ms {}", host, settings.timeout.count(), during));
+  };
+  boost::system::error_code ec;
+  auto capture = asio::redirect_error(asio::use_awaitable, ec);  // non-const: Boost 1.74 needs an lvalue token
+
+  auto addresses = co_await dns.query_addresses(host, deadline);
+  if (!addresses)
+    co_return temporary(fmt::format("resolving {}: {} ({})", host, to_string(addresses.error().kind),
+                                    addresses.error().detail));
+  if (addresses->empty()) co_return temporary(fmt::format("no A or AAAA record for {}", host));
+
+  beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
+  auto& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_at(deadline);  // one absolute deadline for every operation below
+  std::string endpoint;
+  bool connected = false;
+  for (const auto& text : *addresses) {
+    const asio::ip::tcp::endpoint ep(asio::ip::make_address(text, ec), target.port);
+    if (ec) continue;  // cannot happen: the resolver writes inet_ntop text
+    endpoint = endpoint_text(ep);
+    tcp.close();  // a failed connect leaves its socket open, and the next address may be of another family
+    co_await tcp.async_connect(ep, capture);
+    if (!ec) {
+      connected = true;
+      break;
+    }
+    if (ec == beast::error::timeout) co_return timed_out(fmt::format("connecting to {}", endpoint));
+    spdlog::debug("report upload {}: connect {} failed: {}", host, endpoint, ec.message());
+  }
+  if (!connected)
+    co_return temporary(fmt::format("no address of {} accepted a connection ({})", host, ec.message()));
+
+  SSL* ssl = stream.native_handle();
+  if (!expect_host(ssl, host)) co_return temporary(fmt::format("TLS setup for {} failed", host));
+  co_await stream.async_handshake(ssl::stream_base::client, capture);
+  if (ec == beast::error::timeout) co_return timed_out(fmt::format("in the TLS handshake with {}", endpoint));
+  if (ec) {
+    const std::string unverified = verification_failure(ssl);
+    co_return temporary(fmt::format("TLS handshake with {} at {}: {}", host, endpoint,
+                                    unverified.empty() ? ec.message() : "certificate: " + unverified));
+  }
+
+  http::request<http::string_body> request{http::verb::post, target.target, 11};
+  request.set(http::field::host, target.port == kHttpsPort ? host : fmt::format("{}:{}", host, target.port));
+  request.set(http::field::user_agent, kUserAgent);
+  request.set(http::field::content_type, kReportMediaType);
+  request.set(http::field::connection, "close");
+  request.body() = std::move(body);
+  request.prepare_payload();  // Content-Length
+  co_await http::async_write(stream, request, capture);
+  if (ec == beast::error::timeout) co_return timed_out(fmt::format("sending the report to {}", endpoint));
+  if (ec) co_return temporary(fmt::format("sending the report to {}: {}", endpoint, ec.message()));
+
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  parser.header_limit(kHeaderLimit);
+  co_await http::async_read_header(stream, buffer, parser, capture);
+  if (ec == beast::error::timeout) co_return timed_out(fmt::format("waiting for the answer of {}", endpoint));
+  if (ec) co_return temporary(fmt::format("reading the answer of {}: {}", endpoint, ec.message()));
+
+  const auto& response = parser.get();
+  const unsigned status = response.result_int();
+  const std::string answer = fmt::format("https://{}{} at {} answered HTTP {} {}", host, target.target, endpoint,
+                                         status, util::printable_excerpt(response.reason(), 80));
+  if (status >= 200 && status <= 299) co_return core::Delivered{answer};
+  co_return std::unexpected(DeliveryFailure{core::classify_http_status(status), answer});
+}
+
+HttpsReportUploader::HttpsReportUploader(asio::any_io_executor ex, DnsResolver& dns, HttpsUploadSettings settings)
+    : impl_(std::make_unique<Impl>(std::move(ex), dns, std::move(settings))) {}
+
+HttpsReportUploader::~HttpsReportUploader() = default;
+
+asio::awaitable<DeliveryResult> HttpsReportUploader::upload(core::HttpsEndpoint endpoint, std::string gzip_report) {
+  co_return co_await impl_->upload(std::move(endpoint), std::move(gzip_report));
+}
+
+}  // namespace mtastsd::io

@@ -1,0 +1,46 @@
+// Client TLS contexts and per-connection host checks; see tls_client.hpp.
+#include "io/tls_client.hpp"
+
+#include <filesystem>
+#include <stdexcept>
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+namespace mtastsd::io {
+
+namespace ssl = boost::asio::ssl;
+
+ssl::context make_webpki_context(const std::string& ca_file, std::string_view user) {
+  ssl::context tls(ssl::context::tls_client);
+  // RFC 8996: TLS 1.0 and 1.1 must not be used.
+  if (SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION) != 1)
+    throw std::runtime_error(fmt::format("{}: cannot require TLS 1.2", user));
+  tls.set_verify_mode(ssl::verify_peer);
+  boost::system::error_code ec;
+  if (ca_file.empty()) {
+    tls.set_default_verify_paths(ec);
+    if (ec) throw std::runtime_error(fmt::format("{}: system CA store: {}", user, ec.message()));
+    return tls;
+  }
+  // OpenSSL reports a missing file only as a generic error: say it plainly.
+  if (std::error_code fs_ec; !std::filesystem::is_regular_file(ca_file, fs_ec))
+    throw std::runtime_error(fmt::format("{}: CA file \"{}\" does not exist or is not a file", user, ca_file));
+  tls.load_verify_file(ca_file, ec);
+  if (ec) throw std::runtime_error(fmt::format("{}: CA file \"{}\": {}", user, ca_file, ec.message()));
+  return tls;
+}
+
+bool expect_host(SSL* ssl, const std::string& host) {
+  if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1 || SSL_set1_host(ssl, host.c_str()) != 1) return false;
+  // RFC 6125 sec. 6.4.3: a wildcard matches a whole left-most label only.
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return true;
+}
+
+std::string verification_failure(SSL* ssl) {
+  const long verify = SSL_get_verify_result(ssl);
+  return verify == X509_V_OK ? "" : X509_verify_cert_error_string(verify);
+}
+
+}  // namespace mtastsd::io

@@ -1,0 +1,23 @@
+// Client TLS with WebPKI verification, shared by the HTTPS clients: policy fetches
+// (RFC 8461 sec. 3.3) and report uploads (RFC 8460 sec. 5.4). TLS 1.2 or later (RFC 8996),
+// the peer's chain verified against a CA file or the system store, its name against the
+// host we asked for (RFC 6125; a wildcard matches one whole left-most label only).
+#pragma once
+#include <string>
+#include <string_view>
+#include <boost/asio/ssl/context.hpp>
+
+namespace mtastsd::io {
+
+// Throws std::runtime_error, naming `user` and the file, when the CA file is missing or
+// unusable ("" = OpenSSL's default store): a fatal start-up problem.
+boost::asio::ssl::context make_webpki_context(const std::string& ca_file, std::string_view user);
+
+// SNI and the expected certificate name for one connection, before its handshake.
+// False when OpenSSL refuses the name.
+bool expect_host(SSL* ssl, const std::string& host);
+
+// Why the handshake on `ssl` failed verification; "" when the chain and name verified.
+std::string verification_failure(SSL* ssl);
+
+}  // namespace mtastsd::io

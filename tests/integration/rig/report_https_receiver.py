@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""An HTTPS endpoint that https: rua reports are POSTed to in tests/integration/test_report_delivery.py
+(standard library only: http.server over ssl); run it with /usr/bin/python3.
+Usage: report_https_receiver.py CONFIG.json; the configuration names the address, the ports, the
+certificate and key, and the record file.
+
+The path decides the answer:
+  /status/NNN[/...]   answer HTTP NNN (e.g. /status/201/tlsrpt, /status/503)
+  /hang               read the request, never answer
+  anything else       200
+Every request is appended to the record file as one JSON line, flushed at once, before it is
+answered: {"method", "path", "port", "headers": {lowercase name: value}, "body": base64}."""
+import base64
+import http.server
+import json
+import ssl
+import sys
+import threading
+
+MAX_BODY = 4 << 20
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        if length > MAX_BODY:
+            self.send_error(413)
+            return
+        body = self.rfile.read(length)
+        self.server.record({"method": "POST", "path": self.path, "port": self.server.server_address[1],
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "body": base64.b64encode(body).decode()})
+        if self.path == "/hang":
+            threading.Event().wait()  # until the process ends
+        status = 200
+        parts = self.path.split("/")
+        if len(parts) > 2 and parts[1] == "status":
+            status = int(parts[2])
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def log_message(self, fmt, *args):
+        print(fmt % args, flush=True)
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address, port, context, record_file, lock):
+        super().__init__((address, port), Handler)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.record_file = record_file
+        self.lock = lock
+
+    def record(self, entry):
+        with self.lock:
+            self.record_file.write(json.dumps(entry) + "\n")
+            self.record_file.flush()
+
+
+def main(config):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(config["cert"], config["key"])
+    record_file = open(config["record"], "a", encoding="utf-8")
+    lock = threading.Lock()
+    servers = [Server(config["address"], port, context, record_file, lock) for port in config["ports"]]
+    for server in servers[1:]:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"listening on {config['address']} ports {config['ports']}", flush=True)
+    servers[0].serve_forever()  # SIGTERM's default action ends the process
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1], encoding="utf-8") as f:
+        main(json.load(f))
