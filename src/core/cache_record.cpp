@@ -8,6 +8,7 @@
 // Limit: strings that are not valid UTF-8 (a policy body or an error detail taken
 // from the network) are stored with U+FFFD replacements, since JSON text is UTF-8.
 #include "core/cache_record.hpp"
+#include "util/json_fields.hpp"
 
 #include <array>
 #include <cstddef>
@@ -50,38 +51,16 @@ using Corrupt = std::unexpected<CacheRecordCorrupt>;
 
 Corrupt corrupt(std::string detail) { return Corrupt(CacheRecordCorrupt{std::move(detail)}); }
 
-// Field readers: the member must exist and have the expected JSON type and range.
-std::expected<const Json*, CacheRecordCorrupt> member(const Json& obj, const char* key) {
-  const auto it = obj.find(key);
-  if (it == obj.end()) return corrupt(std::string("missing field \"") + key + "\"");
-  return &*it;
+// Field readers (util/json_fields) with their errors as CacheRecordCorrupt.
+template <typename T>
+std::expected<T, CacheRecordCorrupt> lift(std::expected<T, util::JsonFieldError> r) {
+  if (!r) return corrupt(std::move(r.error()));
+  return std::move(*r);
 }
-
-std::expected<std::string, CacheRecordCorrupt> read_string(const Json& obj, const char* key) {
-  auto m = member(obj, key);
-  if (!m) return Corrupt(m.error());
-  if (!(*m)->is_string()) return corrupt(std::string("field \"") + key + "\" is not a string");
-  return (*m)->get_ref<const std::string&>();
-}
-
-std::expected<std::int64_t, CacheRecordCorrupt> read_int(const Json& obj, const char* key, std::int64_t min,
-                                                         std::int64_t max) {
-  auto m = member(obj, key);
-  if (!m) return Corrupt(m.error());
-  const Json& v = **m;
-  std::int64_t n = 0;
-  if (v.is_number_unsigned()) {
-    const auto u = v.get<std::uint64_t>();
-    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-      return corrupt(std::string("field \"") + key + "\" out of range");
-    n = static_cast<std::int64_t>(u);
-  } else if (v.is_number_integer()) {
-    n = v.get<std::int64_t>();
-  } else {
-    return corrupt(std::string("field \"") + key + "\" is not an integer");
-  }
-  if (n < min || n > max) return corrupt(std::string("field \"") + key + "\" out of range");
-  return n;
+auto member(const Json& obj, const char* key) { return lift(util::json_member(obj, key)); }
+auto read_string(const Json& obj, const char* key) { return lift(util::json_string(obj, key)); }
+auto read_int(const Json& obj, const char* key, std::int64_t min, std::int64_t max) {
+  return lift(util::json_int(obj, key, min, max));
 }
 
 // Unix seconds; the range keeps TimePoint arithmetic (nanoseconds since 1970) from overflowing.
@@ -93,18 +72,7 @@ std::expected<util::TimePoint, CacheRecordCorrupt> read_time(const Json& obj, co
   return util::from_unix(*n);
 }
 
-std::expected<std::vector<std::string>, CacheRecordCorrupt> read_string_array(const Json& obj, const char* key) {
-  auto m = member(obj, key);
-  if (!m) return Corrupt(m.error());
-  if (!(*m)->is_array()) return corrupt(std::string("field \"") + key + "\" is not an array");
-  std::vector<std::string> out;
-  out.reserve((*m)->size());
-  for (const Json& item : **m) {
-    if (!item.is_string()) return corrupt(std::string("field \"") + key + "\" holds a non-string");
-    out.push_back(item.get_ref<const std::string&>());
-  }
-  return out;
-}
+auto read_string_array(const Json& obj, const char* key) { return lift(util::json_string_array(obj, key)); }
 
 std::expected<StsPolicy, CacheRecordCorrupt> read_policy(const Json& obj) {
   auto m = member(obj, "policy");
@@ -140,12 +108,7 @@ std::expected<std::optional<FailureType>, CacheRecordCorrupt> read_failure(const
   return type;
 }
 
-std::expected<bool, CacheRecordCorrupt> read_bool(const Json& obj, const char* key) {
-  auto m = member(obj, key);
-  if (!m) return Corrupt(m.error());
-  if (!(*m)->is_boolean()) return corrupt(std::string("field \"") + key + "\" is not a boolean");
-  return (*m)->get<bool>();
-}
+auto read_bool(const Json& obj, const char* key) { return lift(util::json_bool(obj, key)); }
 
 std::expected<std::vector<DaneHost>, CacheRecordCorrupt> read_dane_hosts(const Json& obj) {
   auto m = member(obj, "hosts");

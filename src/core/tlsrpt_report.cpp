@@ -21,6 +21,7 @@
 #include "core/host_name.hpp"
 #include "core/tlsrpt_record.hpp"
 #include "util/printable.hpp"
+#include "util/json_fields.hpp"
 
 namespace mtastsd::core {
 namespace {
@@ -57,42 +58,17 @@ auto detail_fields(Detail& d) {
   }};
 }
 
-// --- decoding helpers: the member must exist and have the expected type ---
+// --- decoding helpers (util/json_fields) with their errors as AggregateCorrupt ---
 
-std::expected<const Json*, AggregateCorrupt> member(const Json& obj, const char* key) {
-  const auto it = obj.find(key);
-  if (it == obj.end()) return corrupt(std::string("missing field \"") + key + "\"");
-  return &*it;
+template <typename T>
+std::expected<T, AggregateCorrupt> lift(std::expected<T, util::JsonFieldError> r) {
+  if (!r) return corrupt(std::move(r.error()));
+  return std::move(*r);
 }
-
-std::expected<std::string, AggregateCorrupt> read_string(const Json& obj, const char* key) {
-  auto m = member(obj, key);
-  if (!m) return Corrupt(m.error());
-  if (!(*m)->is_string()) return corrupt(std::string("field \"") + key + "\" is not a string");
-  return (*m)->get_ref<const std::string&>();
-}
-
-std::expected<std::uint64_t, AggregateCorrupt> read_count(const Json& obj, const char* key) {
-  auto m = member(obj, key);
-  if (!m) return Corrupt(m.error());
-  if ((*m)->is_number_unsigned()) return (*m)->get<std::uint64_t>();
-  if ((*m)->is_number_integer() && (*m)->get<std::int64_t>() >= 0)
-    return static_cast<std::uint64_t>((*m)->get<std::int64_t>());
-  return corrupt(std::string("field \"") + key + "\" is not a count");
-}
-
-std::expected<std::vector<std::string>, AggregateCorrupt> read_strings(const Json& obj, const char* key) {
-  auto m = member(obj, key);
-  if (!m) return Corrupt(m.error());
-  if (!(*m)->is_array()) return corrupt(std::string("field \"") + key + "\" is not an array");
-  std::vector<std::string> out;
-  out.reserve((*m)->size());
-  for (const Json& item : **m) {
-    if (!item.is_string()) return corrupt(std::string("field \"") + key + "\" holds a non-string");
-    out.push_back(item.get_ref<const std::string&>());
-  }
-  return out;
-}
+auto member(const Json& obj, const char* key) { return lift(util::json_member(obj, key)); }
+auto read_string(const Json& obj, const char* key) { return lift(util::json_string(obj, key)); }
+auto read_count(const Json& obj, const char* key) { return lift(util::json_count(obj, key)); }
+auto read_strings(const Json& obj, const char* key) { return lift(util::json_string_array(obj, key)); }
 
 // Moves one field's value into `out`, or keeps the first error in `err`.
 template <typename T, typename R>
