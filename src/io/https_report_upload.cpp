@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "io/tcp_connect.hpp"
 #include "io/tls_client.hpp"
 #include "util/printable.hpp"
 
@@ -29,11 +30,6 @@ constexpr std::string_view kUserAgent = "mtastsd";
 
 std::unexpected<DeliveryFailure> temporary(std::string detail) {
   return std::unexpected(DeliveryFailure{DeliveryError::temporary, std::move(detail)});
-}
-
-std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
-  const auto address = ep.address().to_string();
-  return ep.address().is_v6() ? fmt::format("[{}]:{}", address, ep.port()) : fmt::format("{}:{}", address, ep.port());
 }
 
 }  // namespace
@@ -65,32 +61,14 @@ asio::awaitable<DeliveryResult> HttpsReportUploader::Impl::upload(core::HttpsEnd
   boost::system::error_code ec;
   auto capture = asio::redirect_error(asio::use_awaitable, ec);  // non-const: Boost 1.74 needs an lvalue token
 
-  auto addresses = co_await dns.query_addresses(host, deadline);
-  if (!addresses)
-    co_return temporary(fmt::format("resolving {}: {} ({})", host, to_string(addresses.error().kind),
-                                    addresses.error().detail));
-  if (addresses->empty()) co_return temporary(fmt::format("no A or AAAA record for {}", host));
-
   beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
   auto& tcp = beast::get_lowest_layer(stream);
   tcp.expires_at(deadline);  // one absolute deadline for every operation below
-  std::string endpoint;
-  bool connected = false;
-  for (const auto& text : *addresses) {
-    const asio::ip::tcp::endpoint ep(asio::ip::make_address(text, ec), target.port);
-    if (ec) continue;  // cannot happen: the resolver writes inet_ntop text
-    endpoint = endpoint_text(ep);
-    tcp.close();  // a failed connect leaves its socket open, and the next address may be of another family
-    co_await tcp.async_connect(ep, capture);
-    if (!ec) {
-      connected = true;
-      break;
-    }
-    if (ec == beast::error::timeout) co_return timed_out(fmt::format("connecting to {}", endpoint));
-    spdlog::debug("report upload {}: connect {} failed: {}", host, endpoint, ec.message());
-  }
-  if (!connected)
-    co_return temporary(fmt::format("no address of {} accepted a connection ({})", host, ec.message()));
+  const auto step = [&](std::string text) { spdlog::debug("report upload {}: {}", host, text); };
+  auto connected = co_await connect_to_host(dns, tcp, host, target.port, deadline, step);
+  if (!connected) co_return connected.error().timed_out ? timed_out(connected.error().detail)
+                                                        : temporary(connected.error().detail);
+  const std::string& endpoint = connected->endpoint;
 
   SSL* ssl = stream.native_handle();
   if (!expect_host(ssl, host)) co_return temporary(fmt::format("TLS setup for {} failed", host));

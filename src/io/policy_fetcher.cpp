@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 #include "io/policy_response.hpp"
+#include "io/tcp_connect.hpp"
 #include "io/tls_client.hpp"
 
 namespace mtastsd::io {
@@ -38,11 +39,6 @@ constexpr std::string_view kUserAgent = "mtastsd";  // a bare product token (RFC
 
 std::unexpected<core::FetchFailed> failure(FailureType type, std::string detail) {
   return std::unexpected(core::FetchFailed{type, std::move(detail)});
-}
-
-std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
-  const auto address = ep.address().to_string();
-  return ep.address().is_v6() ? fmt::format("[{}]:{}", address, ep.port()) : fmt::format("{}:{}", address, ep.port());
 }
 
 // Handshake errors that mean the server offers no TLS 1.2 or later.
@@ -110,36 +106,14 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   boost::system::error_code ec;
   auto capture = asio::redirect_error(asio::use_awaitable, ec);  // non-const: Boost 1.74 needs an lvalue token
 
-  // ---- DNS ----
-  auto addresses = co_await dns.query_addresses(host, deadline);
-  if (!addresses)
-    co_return fetch_error(
-        fmt::format("resolving {}: {} ({})", host, to_string(addresses.error().kind), addresses.error().detail));
-  if (addresses->empty()) co_return fetch_error(fmt::format("no A or AAAA record for {}", host));
-  step(fmt::format("resolved {} to {}", host, fmt::join(*addresses, ", ")));
-
-  // ---- TCP: first address that accepts ----
+  // ---- DNS, then TCP to the first address that accepts ----
   beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
   auto& tcp = beast::get_lowest_layer(stream);
   tcp.expires_at(deadline);  // one absolute deadline for every operation below
-  std::string connected_address;
-  std::string endpoint;
-  for (const auto& text : *addresses) {
-    const asio::ip::tcp::endpoint ep(asio::ip::make_address(text, ec), settings.port);
-    if (ec) continue;  // cannot happen: the resolver writes inet_ntop text
-    endpoint = endpoint_text(ep);
-    tcp.close();  // a failed connect leaves its socket open, and the next address may be of another family
-    co_await tcp.async_connect(ep, capture);
-    if (!ec) {
-      connected_address = text;
-      break;
-    }
-    if (ec == beast::error::timeout) co_return timed_out(fmt::format("connecting to {}", endpoint));
-    step(fmt::format("connect {} failed: {}", endpoint, ec.message()));
-  }
-  if (connected_address.empty())
-    co_return fetch_error(fmt::format("no address of {} accepted a connection ({})", host, ec.message()));
-  step(fmt::format("connected to {}", endpoint));
+  auto connected = co_await connect_to_host(dns, tcp, host, settings.port, deadline, step);
+  if (!connected) co_return connected.error().timed_out ? timed_out(connected.error().detail)
+                                                        : fetch_error(connected.error().detail);
+  const std::string& endpoint = connected->endpoint;
 
   // ---- TLS: SNI and certificate name = the policy host (RFC 8461 sec. 3.3) ----
   SSL* ssl = stream.native_handle();
@@ -196,7 +170,7 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   if (ec == beast::error::timeout) co_return timed_out(fmt::format("reading the body from {}", endpoint));
   if (ec) co_return fetch_error(fmt::format("reading the body from {}: {}", endpoint, ec.message()));
 
-  FetchedPolicy fetched{parser.release().body(), content_type, connected_address};
+  FetchedPolicy fetched{parser.release().body(), content_type, connected->address};
   step(fmt::format("HTTP 200 {} {} bytes", printable(content_type), fetched.body.size()));
   // No TLS close_notify: the whole body is in (its length is known, or the server's
   // close_notify ended it), and "Connection: close" means no reuse.

@@ -1,0 +1,33 @@
+// The TCP part of the HTTPS clients (policy fetches, report uploads): resolve a
+// host's addresses through our own DnsResolver (the configured DNS path, not
+// getaddrinfo) and connect to the first address that accepts, all within the
+// caller's deadline (already set on the stream with expires_at).
+#pragma once
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <string>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include "io/dns_resolver.hpp"
+
+namespace mtastsd::io {
+
+struct ConnectFailure {
+  bool timed_out = false;  // the deadline passed; detail says during what ("connecting to 192.0.2.1:443")
+  std::string detail;      // otherwise the whole reason ("no A or AAAA record for x", ...)
+};
+
+// Hears each step ("resolved x to ...", "connect ... failed: ...", "connected to ...").
+using ConnectStep = std::function<void(std::string)>;
+
+struct Connected {
+  std::string address;   // "192.0.2.1"
+  std::string endpoint;  // "192.0.2.1:443", "[2001:db8::1]:443"
+};
+
+boost::asio::awaitable<std::expected<Connected, ConnectFailure>> connect_to_host(
+    DnsResolver& dns, boost::beast::tcp_stream& tcp, const std::string& host, std::uint16_t port,
+    DnsResolver::Deadline deadline, const ConnectStep& step);
+
+}  // namespace mtastsd::io
