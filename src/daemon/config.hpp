@@ -13,6 +13,7 @@
 #include "core/cache_rules.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/policy_fetcher.hpp"
+#include "io/report_sender.hpp"
 
 namespace mtastsd::daemon {
 
@@ -52,6 +53,32 @@ struct TlsRptSettings {
   std::string organization_name;
   std::string contact_info;
   std::string submitter;
+
+  // Report sending (RFC 8460 sec. 5). false = count only: reports are shown by
+  // mtastsctl but neither built nor sent by the daemon.
+  bool send_reports = true;
+  // A day's reports go out at a random time within this after 00:00 UTC of the next
+  // day (RFC 8460 sec. 4.1 asks reporters to spread their submissions); 0 = at once.
+  std::chrono::seconds send_delay{std::chrono::hours(4)};
+  // A failed delivery is retried with exponential back-off until this long after its
+  // first attempt (RFC 8460 sec. 5.4 / interfaces.md: up to 24 hours).
+  std::chrono::seconds retry_period{std::chrono::hours(24)};
+  // How the reports are delivered. Config keys (all in [tlsrpt]):
+  //   mail_from              -> sender.mail_from; "" = "noreply-smtp-tls-reporting@<submitter>"
+  //                             (filled in by the loader when submitter is set)
+  //   mail_transport         -> sender.transport: "smtp" | "sendmail"
+  //   smtp_relay             -> sender.smtp.host/port: "HOST:PORT" or "[IPv6]:PORT", default "127.0.0.1:25"
+  //   smtp_helo              -> sender.smtp.helo_name
+  //   smtp_require_starttls  -> sender.smtp.require_starttls
+  //   smtp_ca_file           -> sender.smtp.ca_file
+  //   sendmail_command       -> sender.sendmail_command (absolute path)
+  //   mail_timeout           -> sender.mail_timeout (duration)
+  //   dkim_key_file          -> sender.dkim.key_file
+  //   dkim_selector          -> sender.dkim.selector (required with a key file)
+  //   dkim_domain            -> sender.dkim.domain; "" = submitter
+  //   https_ca_file          -> sender.https.ca_file
+  //   https_timeout          -> sender.https.timeout (duration)
+  io::ReportSenderSettings sender;
 };
 
 struct Config {
