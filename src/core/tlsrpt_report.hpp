@@ -133,6 +133,7 @@ struct TlsRptReport {
   std::string json;       // the report, uncompressed (sec. 5.2 gzip is the sender's job)
   std::string file_name;  // sec. 5.1: "submitter!domain!begin!end!token.json.gz", unix seconds
   std::string subject;    // sec. 5.3: "Report Domain: D Submitter: S Report-ID: <report-id>"
+  bool operator==(const TlsRptReport&) const = default;
 };
 
 enum class ReportError {
