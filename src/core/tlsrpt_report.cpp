@@ -232,6 +232,10 @@ std::expected<DomainDayKey, AggregateCorrupt> decode_domain_day_key(std::string_
   return DomainDayKey{*day, std::string(domain)};
 }
 
+UtcDay first_retained_day(util::TimePoint now, unsigned retention_days) {
+  return UtcDay{UtcDay::containing(now).days_since_epoch - static_cast<std::int64_t>(retention_days)};
+}
+
 std::string encode_domain_day(const DomainDay& day) {
   Json policies = Json::array();
   for (const PolicyAggregate& p : day.policies) {

@@ -78,6 +78,9 @@ struct DomainDay {
   bool operator==(const DomainDay&) const = default;
 };
 
+// The oldest day kept when `retention_days` days before today are kept.
+UtcDay first_retained_day(util::TimePoint now, unsigned retention_days);
+
 struct DomainDayKey {
   UtcDay day;
   std::string report_domain;  // lowercase host name

@@ -16,12 +16,16 @@
 #include "daemon/lookup_service.hpp"
 #include "daemon/postfix_log_sessions.hpp"
 #include "daemon/refresher.hpp"
+#include "daemon/report_dispatch.hpp"
+#include "daemon/report_scheduler.hpp"
 #include "daemon/socketmap_server.hpp"
 #include "daemon/tlsrpt_aggregator.hpp"
 #include "daemon/tlsrpt_collector.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/policy_fetcher.hpp"
 #include "io/policy_store.hpp"
+#include "io/report_outbox.hpp"
+#include "io/report_sender.hpp"
 #include "io/store_env.hpp"
 #include "io/tlsrpt_store.hpp"
 
@@ -193,6 +197,25 @@ int run_daemon(const Config& config) {
     return 1;
   }
   TlsrptAggregator* aggregator = tlsrpt->aggregator.get();
+  // Report sending needs the origin; without it set_up_tlsrpt has said so.
+  std::unique_ptr<io::ReportOutbox> outbox;
+  std::unique_ptr<io::ReportSender> sender;
+  std::unique_ptr<ReportScheduler> scheduler;
+  if (aggregator && config.tlsrpt.send_reports && has_report_origin(config.tlsrpt)) {
+    auto opened = io::ReportOutbox::open(*env);
+    if (!opened) {
+      spdlog::critical("cannot open the TLS-RPT report queue in {}/cache: {}", config.state_dir, opened.error().detail);
+      return 1;
+    }
+    outbox = std::move(*opened);
+    try {
+      sender = std::make_unique<io::ReportSender>(io.get_executor(), *dns, config.tlsrpt.sender);
+    } catch (const std::exception& e) {
+      spdlog::critical("TLS-RPT report sending: {}", e.what());
+      return 1;
+    }
+    scheduler = std::make_unique<ReportScheduler>(io.get_executor(), config, **env, *outbox, *sender);
+  }
 
   // Commit, then flush to disk, in this order (see kCommitInterval).
   asio::steady_timer commit_timer(io);
@@ -208,6 +231,7 @@ int run_daemon(const Config& config) {
   asio::steady_timer prune_timer(io);
   std::function<void()> prune = [&] {
     aggregator->prune();
+    if (scheduler) scheduler->prune();
     prune_timer.expires_after(kPruneInterval);
     prune_timer.async_wait([&](boost::system::error_code ec) {
       if (!ec) prune();
@@ -222,10 +246,14 @@ int run_daemon(const Config& config) {
     server.stop();
     refresher.stop();
     tlsrpt->stop();
+    if (scheduler) scheduler->stop();
     // Wait until open connections have written their replies or the deadline passes.
     const auto deadline = std::chrono::steady_clock::now() + drain_deadline(config);
     std::function<void()> poll = [&, deadline] {
-      if (server.connections() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      // Report deliveries in flight are waited for too, so their results are recorded
+      // (one cut off is sent again at the next start, with the same report-id).
+      const bool idle = server.connections() == 0 && (!scheduler || scheduler->in_flight() == 0);
+      if (idle || std::chrono::steady_clock::now() >= deadline) {
         commit_timer.cancel();
         prune_timer.cancel();
         dns->cancel_all();
@@ -241,6 +269,7 @@ int run_daemon(const Config& config) {
   server.start();
   refresher.start();
   tlsrpt->start();
+  if (scheduler) scheduler->start();
   if (!config.dns.trust_anchor_file.empty()) asio::co_spawn(io, check_dnssec_path(*dns), asio::detached);
   schedule_commit();
   if (aggregator) prune();

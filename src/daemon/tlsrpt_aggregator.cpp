@@ -65,7 +65,7 @@ std::size_t TlsrptAggregator::flush() {
 
 void TlsrptAggregator::prune() {
   const util::TimePoint now = now_();
-  const core::UtcDay first_kept{core::UtcDay::containing(now).days_since_epoch - config_.tlsrpt.retention_days};
+  const core::UtcDay first_kept = core::first_retained_day(now, config_.tlsrpt.retention_days);
   if (auto pruned = store_.prune_days(first_kept); !pruned)
     spdlog::warn("TLS-RPT: pruning counts before {} failed: {}", first_kept.to_string(), pruned.error().detail);
   else if (*pruned > 0)

@@ -1,0 +1,109 @@
+// The daemon's TLS-RPT report schedule; see the header.
+#include "daemon/report_scheduler.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <spdlog/spdlog.h>
+#include "daemon/report_dispatch.hpp"
+
+namespace asio = boost::asio;
+
+namespace mtastsd::daemon {
+
+ReportScheduler::ReportScheduler(asio::any_io_executor ex, const Config& config, io::StoreEnv& env,
+                                 io::ReportOutbox& outbox, io::ReportSender& sender, util::NowFn now)
+    : ex_(ex), config_(config), env_(env), outbox_(outbox), sender_(sender), now_(std::move(now)), timer_(ex) {}
+
+ReportScheduler::~ReportScheduler() { *alive_ = false; }
+
+void ReportScheduler::start() {
+  if (!sender_.signs_mail())
+    spdlog::warn("TLS-RPT: report e-mails go out without a DKIM signature (tlsrpt.dkim_key_file is not set); RFC "
+                 "8460 sec. 5.3 requires one and receivers may discard unsigned reports");
+  tick();
+}
+
+void ReportScheduler::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void ReportScheduler::tick() {
+  if (stopped_) return;
+  const util::TimePoint now = now_();
+  const auto steady = std::chrono::steady_clock::now();
+  const core::UtcDay today = core::UtcDay::containing(now);
+  // Yesterday is plannable once its last sessions are surely committed.
+  const core::UtcDay before = now >= today.start() + kPlanSettle ? today : core::UtcDay{today.days_since_epoch - 1};
+  if (planned_before_ != before || steady >= next_plan_) {
+    if (planned_before_ != before) reported_problems_.clear();  // a new day: say again what still blocks
+    planned_before_ = before;
+    next_plan_ = steady + kPlanInterval;
+    plan();
+  }
+  if (in_flight_ < kMaxInFlight && (steady >= next_scan_ || (next_attention_ && now >= *next_attention_)))
+    send_due(now);
+  timer_.expires_after(kTick);
+  timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
+    if (!ec && *alive) tick();
+  });
+}
+
+void ReportScheduler::plan() {
+  if (!has_report_origin(config_.tlsrpt)) return;
+  auto report = outbox_.plan(*planned_before_, make_planner(config_.tlsrpt, now_));
+  if (!report) {
+    spdlog::warn("TLS-RPT: planning reports failed: {}", report.error().detail);
+    return;
+  }
+  for (const core::DomainDayKey& key : report->planned)
+    spdlog::info("TLS-RPT: reports of {} for {} queued, to be sent within {} s of midnight UTC", key.day.to_string(),
+                 key.report_domain, config_.tlsrpt.send_delay.count());
+  for (const std::string& problem : report->problems)
+    if (reported_problems_.insert(problem).second) spdlog::warn("TLS-RPT: no report for {}", problem);
+  if (!report->planned.empty()) {
+    env_.sync();
+    next_scan_ = {};  // look for due entries at once
+  }
+}
+
+void ReportScheduler::send_due(util::TimePoint now) {
+  next_scan_ = std::chrono::steady_clock::now() + kRescan;
+  auto claims = outbox_.claim_due(now, claim_rules(config_.tlsrpt), kMaxInFlight - in_flight_);
+  if (!claims) {
+    spdlog::warn("TLS-RPT: reading the report queue failed: {}", claims.error().detail);
+    return;
+  }
+  next_attention_ = claims->next_attention;
+  if (claims->claimed.empty() && claims->gave_up.empty()) return;
+  env_.sync();  // a claim must outlive a crash, or another sender could take the entry
+  for (const io::StoredEntry& stored : claims->gave_up)
+    spdlog::error("TLS-RPT report {} given up after {} attempt(s): {}", describe(stored), stored.entry.attempts,
+                  stored.entry.last_result);
+  for (io::StoredEntry& stored : claims->claimed) {
+    ++in_flight_;
+    asio::co_spawn(ex_, deliver(sender_, outbox_, env_, std::move(stored), config_.tlsrpt.retry_period, now_),
+                   [this, alive = alive_](std::exception_ptr error, const io::StoredEntry&) {
+                     if (!*alive) return;
+                     --in_flight_;
+                     next_scan_ = {};  // a retry time or a free slot: look again
+                     if (error) {
+                       try {
+                         std::rethrow_exception(error);
+                       } catch (const std::exception& e) {
+                         spdlog::error("TLS-RPT: a report delivery failed unexpectedly: {}", e.what());
+                       }
+                     }
+                   });
+  }
+}
+
+void ReportScheduler::prune() {
+  const core::UtcDay first_kept = core::first_retained_day(now_(), config_.tlsrpt.retention_days);
+  if (auto pruned = outbox_.prune_days(first_kept); !pruned)
+    spdlog::warn("TLS-RPT: pruning the report queue before {} failed: {}", first_kept.to_string(),
+                 pruned.error().detail);
+  else if (*pruned > 0)
+    spdlog::info("TLS-RPT: deleted {} report delivery record(s) before {}", *pruned, first_kept.to_string());
+}
+
+}  // namespace mtastsd::daemon
