@@ -1,6 +1,6 @@
-// mtastsctl: inspect and steer mtastsd's cache, resolve a domain live, and show
-// the TLS-RPT counts and reports. Reads the daemon's LMDB environment directly
-// (safe while the daemon runs).
+// mtastsctl: inspect and steer mtastsd's cache, resolve a domain live, show the
+// TLS-RPT counts and reports, and send reports now (ctl/report_commands). Reads
+// the daemon's LMDB environment directly (safe while the daemon runs).
 // Usage in mtastsctl(8). Exit status: 0 ok, 1 not found / no policy, 2 error
 // (for query also a TEMP answer: the DANE status could not be determined).
 #include <iostream>
@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include "core/next_hop.hpp"
 #include "ctl/record_view.hpp"
+#include "ctl/report_commands.hpp"
 #include "ctl/report_view.hpp"
 #include "daemon/config.hpp"
 #include "daemon/dane_discovery.hpp"
@@ -335,6 +336,14 @@ int main(int argc, char** argv) {
   report_show_cmd->add_option("day", day, "UTC day, YYYY-MM-DD")->required();
   report_show_cmd->add_option("domain", domain, "report domain")->required();
   report_show_cmd->add_flag("--json", as_json, "JSON output");
+  bool resend = false;
+  auto* report_send_cmd = report->add_subcommand("send", "build a finished day's reports now and send them");
+  report_send_cmd->add_option("--day", day, "UTC day, YYYY-MM-DD")->required();
+  report_send_cmd->add_option("--domain", domain, "only this report domain");
+  report_send_cmd->add_flag("--resend", resend, "send reports already delivered again (same report-id)");
+  auto* report_status_cmd = report->add_subcommand("status", "show the report queue: deliveries, retries, errors");
+  report_status_cmd->add_option("--day", day, "only this UTC day, YYYY-MM-DD");
+  report_status_cmd->add_flag("--json", as_json, "JSON output");
   CLI11_PARSE(app, argc, argv);
 
   auto config = config_file.empty()
@@ -357,5 +366,7 @@ int main(int argc, char** argv) {
   if (*q) return query(*config, domain, profile_name, as_json);
   if (*report_list_cmd) return report_list(*config, as_json);
   if (*report_show_cmd) return report_show(*config, day, domain, as_json);
+  if (*report_send_cmd) return ctl::report_send(*config, day, domain, resend);
+  if (*report_status_cmd) return ctl::report_status(*config, day, as_json);
   return kError;
 }
