@@ -228,7 +228,7 @@ TEST(OutboxEncoding, EntriesRoundTrip) {
 
 TEST(OutboxEncoding, CorruptValuesAreErrorsNotExceptions) {
   const std::string good = encode_outbox_entry(planned_entry());
-  for (const std::string bad : {std::string(""), std::string("[]"), std::string("{\"v\":2}"), good.substr(0, 40),
+  for (const std::string& bad : {std::string(""), std::string("[]"), std::string("{\"v\":2}"), good.substr(0, 40),
                                 std::string("{\"v\":1,\"rua\":1}")}) {
     EXPECT_FALSE(decode_outbox_entry(bad).has_value()) << bad;
   }
