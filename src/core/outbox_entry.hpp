@@ -15,9 +15,10 @@
 // planned, so every attempt sends the same bytes: a receiver can drop a duplicate by its
 // report-id (RFC 8460 sec. 4.4) and, for mail, by its Message-ID (core/report_message).
 //
-// Retries: RFC 8460 sec. 5.4 leaves the schedule open; interfaces.md sec. 6 (and common
-// practice) says back off for up to 24 hours. Ours: kFirstRetryDelay after the first
-// failure, doubling up to kMaxRetryDelay, the last attempt at the end of the retry period.
+// Retries: RFC 8460 sec. 5.5 asks for back-off and leaves the schedule open;
+// interfaces.md sec. 6 (and common practice) says for up to 24 hours. Ours:
+// kFirstRetryDelay after the first failure, doubling up to kMaxRetryDelay, the last
+// attempt at the end of the retry period.
 #pragma once
 #include <chrono>
 #include <cstdint>

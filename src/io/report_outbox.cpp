@@ -236,9 +236,12 @@ std::expected<std::size_t, StoreError> ReportOutbox::prune_days(core::UtcDay fir
   if (!txn) return std::unexpected(txn.error());
   const std::string limit = first_kept.to_string();
   std::vector<std::string> doomed;
-  auto scanned = impl_->scan(*txn, *impl_->outbox, "", what, [&](std::string_view key, std::string_view) {
+  auto scanned = impl_->scan(*txn, *impl_->outbox, "", what, [&](std::string_view key, std::string_view value) {
     if (key >= limit) return false;
-    doomed.emplace_back(key);
+    // A delivery still being retried (retry_period may outlast the retention) stays
+    // until it ends; its day's counts are gone, so the day is not planned again.
+    auto entry = core::decode_outbox_entry(value);
+    if (!entry || !core::next_attention(*entry)) doomed.emplace_back(key);
     return true;
   });
   if (!scanned) return std::unexpected(scanned.error());

@@ -74,7 +74,8 @@ class ReportOutbox {
   using Visitor = std::function<void(std::string_view key, const std::expected<StoredEntry, StoreError>&)>;
   std::expected<void, StoreError> for_each(const Visitor& fn, const OutboxFilter& filter = {});
 
-  // Deletes the entries of days before first_kept (with their counts: io/tlsrpt_store).
+  // Deletes the finished (or undecodable) entries of days before first_kept, pruned with
+  // their counts (io/tlsrpt_store); unfinished ones go once they are finished.
   std::expected<std::size_t, StoreError> prune_days(core::UtcDay first_kept);
 
  private:

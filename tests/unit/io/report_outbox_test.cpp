@@ -180,14 +180,28 @@ TEST_F(ReportOutboxTest, MakeDueSelectsByFilterAndResendsOnlyWhenAsked) {
   EXPECT_EQ(all({kDay1, "example.community"})[0].entry.next_attempt, kNow + 3h);
 }
 
-TEST_F(ReportOutboxTest, PruneDeletesOldDaysOnly) {
+TEST_F(ReportOutboxTest, PruneDeletesFinishedEntriesOfOldDaysOnly) {
   ASSERT_TRUE(outbox_->plan(kDay3, planner()).has_value());
+  auto claims = outbox_->claim_due(kNow, rules(1), 10);
+  ASSERT_TRUE(claims.has_value());
+  ASSERT_EQ(claims->claimed.size(), 6u);
+  for (std::size_t i = 0; i < claims->claimed.size(); ++i) {
+    StoredEntry& s = claims->claimed[i];
+    // The second entry of day 1 is still being retried.
+    const core::DeliveryResult result =
+        i == 1 ? core::DeliveryResult(std::unexpected(core::DeliveryFailure{core::DeliveryError::temporary, "451"}))
+               : core::DeliveryResult(core::Delivered{"250 ok"});
+    core::record_attempt(s.entry, result, kNow, 24h);
+    ASSERT_TRUE(outbox_->record(s).has_value());
+  }
   auto pruned = outbox_->prune_days(kDay2);
   ASSERT_TRUE(pruned.has_value());
-  EXPECT_EQ(*pruned, 4u);
+  EXPECT_EQ(*pruned, 3u);
   const auto entries = all();
-  ASSERT_EQ(entries.size(), 2u);
-  EXPECT_EQ(entries[0].key.day.day, kDay2);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(core::encode_outbox_key(entries[0].key), "2024-04-01/example.com/001");
+  EXPECT_EQ(entries[0].entry.state, core::OutboxState::queued);
+  EXPECT_EQ(entries[1].key.day.day, kDay2);
 }
 
 TEST_F(ReportOutboxTest, ReadOnlyHandleListsButDoesNotWrite) {
