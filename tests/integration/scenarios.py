@@ -310,6 +310,13 @@ SCENARIOS += [
     _reported("rpt-e2e-chroot.example", "rpte2echr1", "good"),
     # The last mail of the test goes here: once its session is counted, so is every earlier one.
     _reported("rpt-e2e-last.example", "rpte2elast1", "good"),
+    # Two MX hosts: the preferred one (MX 10) matches none of the policy's patterns, with a
+    # trusted certificate for its own name and a receiver of its own; the other (MX 20) matches.
+    Scenario("rpt-e2e-mx-skip.example", txt=("v=STSv1; id=rpte2eskip1;",), policy=enforce("rpt-e2e-mx-skip.example"),
+             mx=(("rogue.rpt-e2e-mx-skip.example", "bystander"), ("mail.rpt-e2e-mx-skip.example", "good")),
+             records=_with_tlsrpt("rpt-e2e-mx-skip.example")),
+    # One message to two recipients of the domain: one session.
+    _reported("rpt-e2e-two-rcpt.example", "rpte2e2rcpt1", "good"),
     # No MTA-STS at all, an MX with a trusted certificate.
     Scenario("rpt-e2e-no-sts.example", mx=(("mail.rpt-e2e-no-sts.example", "good"),),
              records=_with_tlsrpt("rpt-e2e-no-sts.example")),

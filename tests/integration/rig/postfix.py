@@ -364,10 +364,13 @@ class Postfix:
         """The parameter's value in this instance (default or set)."""
         return self.command(["postconf", "-c", str(self.inside_config_dir), "-h", parameter]).stdout.strip()
 
-    def send(self, recipient: str, message_id: str, subject: str = "mtastsd end-to-end test") -> None:
-        message = (f"From: {SENDER}\nTo: {recipient}\nSubject: {subject}\nMessage-ID: {message_id}\n\n"
+    def send(self, recipient: str, message_id: str, subject: str = "mtastsd end-to-end test",
+             also_to: tuple[str, ...] = ()) -> None:
+        """One message to recipient and the also_to addresses (one envelope)."""
+        recipients = (recipient, *also_to)
+        message = (f"From: {SENDER}\nTo: {', '.join(recipients)}\nSubject: {subject}\nMessage-ID: {message_id}\n\n"
                    f"Sent by the mtastsd integration tests.\n")
-        self.command(["sendmail", "-C", str(self.inside_config_dir), "-f", SENDER, recipient], input=message)
+        self.command(["sendmail", "-C", str(self.inside_config_dir), "-f", SENDER, *recipients], input=message)
 
     def queue(self) -> list[dict]:
         """`postqueue -j`: one object per queued message (queue_name, queue_id, recipients...)."""
