@@ -42,7 +42,7 @@ import pytest
 
 import scenarios as sc
 from rig.mtastsd import REPO, Mtastsd
-from rig.postfix import HOST_3_7, Delivery, Generation, Postfix, SmtpService, trixie_3_10
+from rig.postfix import HOST_3_7, Delivery, Generation, LogLine, Postfix, SmtpService, trixie_3_10
 from rig.procs import WaitTimeout, wait_until
 from rig.receivers import WRONG_NAME, Receivers
 from rig.resolver import use_rig_resolver
@@ -56,6 +56,10 @@ MTASTSD_TCP = "127.0.0.1:8463"  # Postfix 3.10's policy lookups (rig/postfix.py:
 ORIGIN = {"organization_name": "mtastsd integration tests", "contact_info": "tlsrpt@sender.example",
           "submitter": "sender.example"}
 CHROOT_TRANSPORT = "smtp-chroot"
+# One process for the plaintext MX: a retry is made by the process that deferred the mail, with
+# no line in between (test_a_retried_deferral_is_another_session).
+SINGLE_TRANSPORT = "smtp-single"
+TRANSPORTS = {CHROOT_TRANSPORT: SmtpService(chroot=True), SINGLE_TRANSPORT: SmtpService(maxproc=1)}
 SCHEMA = REPO / "tests/data/tlsrpt-report.schema.json"
 SETTLE_TIMEOUT = 30.0
 
@@ -111,7 +115,7 @@ CASES = (
     Case("rpt-e2e-wrong-name.example", SECURE, False, "sts", "certificate-host-mismatch"),
     Case("rpt-e2e-expired.example", SECURE, False, "sts", "certificate-expired"),
     Case("rpt-e2e-untrusted.example", SECURE, False, "sts", "certificate-not-trusted"),
-    Case("rpt-e2e-plaintext.example", SECURE, False, "sts", "starttls-not-supported"),
+    Case("rpt-e2e-plaintext.example", SECURE, False, "sts", "starttls-not-supported", transport=SINGLE_TRANSPORT),
     Case("rpt-e2e-testing.example", NOTFOUND, True, "no-policy-found"),  # see the module comment
     Case("rpt-e2e-no-sts.example", NOTFOUND, True, "no-policy-found"),
     # Postfix got NOTFOUND and delivered; RFC 8461 sec. 6: mtastsd counts the session as failed.
@@ -166,6 +170,7 @@ class Sender:
     message_ids: dict[str, str] = field(default_factory=dict)  # domain -> Message-ID
     first_attempts: dict[str, Delivery] = field(default_factory=dict)
     _settled: Optional[dict[str, list[dict]] | str] = None
+    settled_log: list[LogLine] = field(default_factory=list)  # Postfix's log when settled
 
     @property
     def name(self) -> str:
@@ -198,6 +203,7 @@ class Sender:
                 wait_until(lambda: all(self.reports(case.domain, day) for case in CASES), SETTLE_TIMEOUT,
                            "a report for every domain")
                 self._settled = {case.domain: self.reports(case.domain, day) for case in ALL_CASES}
+                self.settled_log = self.postfix.log_lines()
             except WaitTimeout as e:
                 missing = [case.domain for case in ALL_CASES if not self.reports(case.domain, day)]
                 self._settled = f"Postfix {self.name}: {e}; not counted: {missing}"
@@ -216,7 +222,7 @@ def start_sender(rig, generation: Generation, directory: Path) -> Sender:
     directory.mkdir()
     tcp = MTASTSD_TCP if generation.root else None
     postfix = Postfix(directory / "postfix", rig.ca_file, generation, profile=PROFILES[generation.name],
-                      transports={CHROOT_TRANSPORT: SmtpService(chroot=True)}, policy_tcp=tcp)
+                      transports=TRANSPORTS, policy_tcp=tcp)
     for case in ALL_CASES:
         if case.transport:
             postfix.route(case.domain, case.transport)
@@ -413,7 +419,7 @@ def test_counts_match_what_postfix_310_says_it_reported(senders):
         pytest.skip(sender)
     sender.settled()
     reported: dict[str, list[tuple[str, Optional[str]]]] = {}
-    for line in sender.postfix.log_lines():
+    for line in sender.settled_log:
         m = TLSRPT_STATUS.match(line.text)
         if m:
             failure = m["type"].replace("_", "-") if m["type"] else None
@@ -473,3 +479,45 @@ def test_mx_host_outside_the_policy(sender):
         [detail] = policy["failure-details"]
         assert (detail["receiving-mx-hostname"], detail["receiving-ip"]) == (rogue, sc.SMTP_RECEIVERS[bystander])
         assert "hostname mismatch" in detail["failure-reason-code"], detail
+
+
+# ---- retries -------------------------------------------------------------------------------------
+
+def test_a_retried_deferral_is_another_session(sender):
+    """postqueue -f: each deferred mail is tried again at once; the plaintext MX's by the same
+    smtp(8) process as before (SINGLE_TRANSPORT), whose log has no TLS line between the two
+    sessions: only the recipient named again tells them apart. Each retry is one more failed
+    session of its kind; nothing else changes. Sends more mail: compares with counts of its own."""
+    before = sender.settled()
+    day = utc_day()
+    sender.postfix.flush()
+    deferred = [case for case in CASES if not case.delivered]
+    for case in deferred:
+        sender.postfix.wait_for_attempts(sender.message_ids[case.domain], 2)
+    plaintext = sender.postfix.deliveries(sender.postfix.queue_id(sender.message_ids["rpt-e2e-plaintext.example"]))
+    assert [attempt.service for attempt in plaintext] == [SINGLE_TRANSPORT] * 2
+    barrier = f"<{uuid.uuid4().hex}@sender.example>"  # see the module comment
+    sender.postfix.send(f"user@{LAST.domain}", barrier)
+    sender.postfix.wait_for_attempts(barrier, 1)
+
+    def counts(domain: str) -> dict[str, tuple[int, int]]:
+        return summary_counts([p for entry in sender.reports(domain, day) for p in entry["report"]["policies"]])
+    wait_until(lambda: counts(LAST.domain) == {"sts": (2, 0)}, SETTLE_TIMEOUT, f"{LAST.domain} counted twice")
+    retried = {case.domain: {policy_type: (ok, 2 * failed) for policy_type, (ok, failed)
+                             in case.expected(sender.name).counts.items()} for case in deferred}
+    seen: dict[str, dict[str, tuple[int, int]]] = {}
+
+    def retries_counted() -> bool:
+        seen.update({domain: counts(domain) for domain in retried})
+        return seen == retried
+    try:
+        wait_until(retries_counted, SETTLE_TIMEOUT, "the retries counted")
+    except WaitTimeout as e:
+        raise AssertionError(f"{e}: counted {seen}, expected {retried}") from None
+    for case in CASES:
+        policies = [p for entry in sender.reports(case.domain, day) for p in entry["report"]["policies"]]
+        if case in deferred:
+            doubled = {t: 2 * n for t, n in case.expected(sender.name).result_types.items()}
+            assert result_type_counts(policies) == doubled, case.domain
+        else:
+            assert policies == [p for entry in before[case.domain] for p in entry["report"]["policies"]], case.domain

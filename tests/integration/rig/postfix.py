@@ -215,11 +215,13 @@ class Delivery:
 @dataclass
 class SmtpService:
     """An extra smtp(8) service in master.cf: its -o overrides, the mtastsd profile its
-    smtp_tls_policy_maps asks instead of main.cf's (reached the same way), and whether it runs
-    chrooted in the queue directory, as Debian's does."""
+    smtp_tls_policy_maps asks instead of main.cf's (reached the same way), whether it runs
+    chrooted in the queue directory, as Debian's does, and its process limit (None: Postfix's
+    default; 1: every delivery through it is made by the same process while that lives)."""
     overrides: dict[str, str] = field(default_factory=dict)
     profile: Optional[str] = None
     chroot: bool = False
+    maxproc: Optional[int] = None
 
 
 class Postfix:
@@ -297,7 +299,8 @@ class Postfix:
             generation_lines=self.generation.main_cf))
         master_cf = MASTER_CF
         for name, service in self.transports.items():
-            master_cf += f"{name:<10} unix  -       -      {'y' if service.chroot else 'n'}      -      -       smtp\n"
+            chroot, maxproc = "y" if service.chroot else "n", service.maxproc or "-"
+            master_cf += f"{name:<10} unix  -       -      {chroot}      -      {maxproc}       smtp\n"
             # Its log lines read postfix/<name>/smtp[PID].
             overrides = {"syslog_name": f"postfix/{name}", **service.overrides}
             if service.profile:
