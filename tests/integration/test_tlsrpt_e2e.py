@@ -260,7 +260,8 @@ def stop_sender(sender: Sender) -> None:
 def await_answer(sender: Sender, case: Case) -> None:
     mtastsd, profile = sender.mtastsd, PROFILES[sender.name]
     if case.answer == SECURE:  # 3.10's profile adds the TLSRPT attributes
-        mtastsd.wait_for_answer(case.domain, lambda reply: reply.startswith(sc.secure_answer(case.domain)), name=profile)
+        expected = sc.secure_answer(case.domain)
+        mtastsd.wait_for_answer(case.domain, lambda reply: reply.startswith(expected), name=profile)
     else:
         mtastsd.wait_for_answer(case.domain, lambda reply: reply.startswith("NOTFOUND"), name=profile)
     if case.answer == FETCH_ERROR:

@@ -250,13 +250,11 @@ TEST(PostfixTlsLog, RepeatedRecipientWithoutTlsLinesIsANewSession) {
   // recipient comes again does (one session names each recipient once).
   constexpr std::string_view not_offered =
       "deferred (TLS is required, but was not offered by host mx1.example.com[192.0.2.10])";
+  const std::string a = delivered(kMx1, not_offered, "a@example.com");
+  const std::string b = delivered(kMx1, not_offered, "b@example.com");
   PostfixTlsLogCorrelator log;
-  EXPECT_EQ(feed_all(log, {delivered(kMx1, not_offered, "a@example.com"), delivered(kMx1, not_offered, "b@example.com")})
-                .size(),
-            1u);
-  EXPECT_EQ(feed_all(log, {delivered(kMx1, not_offered, "a@example.com"), delivered(kMx1, not_offered, "b@example.com")})
-                .size(),
-            1u);
+  EXPECT_EQ(feed_all(log, {a, b}).size(), 1u);
+  EXPECT_EQ(feed_all(log, {a, b}).size(), 1u);
   // The same address for another original recipient (orig_to) is another recipient.
   const std::string via_alias = line(
       "4F2A31C0D2: to=<a@example.com>, orig_to=<alias@local.example>, relay=mx1.example.com[192.0.2.10]:25, "
