@@ -7,7 +7,8 @@ MTASTSD_BUILD_PACKAGES="cmake ninja-build g++ pkg-config libboost-dev libssl-dev
   zlib1g-dev libopendkim-dev libcurl4-openssl-dev"
 # Test dependencies: unit tests and the network-namespace rig.
 MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl
-  python3 python3-pytest dnsutils procps debootstrap debian-archive-keyring postfix python3-aiosmtpd python3-dkim"
+  python3 python3-pytest dnsutils procps debootstrap debian-archive-keyring postfix python3-aiosmtpd python3-dkim
+  python3-jsonschema faketime"
 
 # install_packages PKG...: apt-get install only what dpkg does not already have.
 install_packages() {

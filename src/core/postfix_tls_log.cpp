@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <utility>
 
 #include "core/host_name.hpp"
@@ -140,6 +141,7 @@ std::optional<std::string_view> field_value(std::string_view text, std::string_v
 
 struct DeliveryLine {
   std::string_view recipient;
+  std::string_view orig_to;  // "" when not logged
   std::string_view relay;
   std::string_view status;
   std::string_view reason;  // inside the final "(...)", if any
@@ -156,6 +158,7 @@ std::optional<DeliveryLine> parse_delivery(std::string_view text) {
   const std::size_t status_at = fields.find(", status=");
   if (!relay || status_at == std::string_view::npos) return std::nullopt;
   out.relay = *relay;
+  out.orig_to = field_value(fields, "orig_to").value_or("");
   std::string_view status = fields.substr(status_at + 9);
   const std::size_t space = status.find(' ');
   out.status = status.substr(0, space);
@@ -223,7 +226,7 @@ PostfixTlsLogCorrelator::Process& PostfixTlsLogCorrelator::find_or_create(const 
 
 void PostfixTlsLogCorrelator::on_tls_outcome(Process& p, const Peer& peer, bool established,
                                              std::optional<TlsFailure> failure) {
-  p.reported_queue_id.clear();
+  p.reported.reset();
   if (!p.current || p.current->peer != peer) p.current = Attempt{peer, false, std::nullopt};
   p.current->established = p.current->established || established;
   // The first specific reason wins; a later one may only refine a generic validation failure.
@@ -238,7 +241,7 @@ void PostfixTlsLogCorrelator::on_attempt_given_up(Process& p, std::string_view q
   // A certificate line seen for this attempt says more than "not trusted"/"not verified".
   if (same_attempt && p.current->failure) closed.failure = *p.current->failure;
   p.current.reset();
-  p.reported_queue_id.clear();
+  p.reported.reset();
   if (p.closed_queue_id != queue_id) {
     stats_.unattributed_attempts += p.closed.size();
     p.closed.clear();
@@ -251,7 +254,8 @@ void PostfixTlsLogCorrelator::on_attempt_given_up(Process& p, std::string_view q
 }
 
 std::vector<SessionEvent> PostfixTlsLogCorrelator::on_delivery(const std::string& key, std::string_view queue_id,
-                                                               const std::string& domain, std::optional<Peer> relay,
+                                                               std::string_view recipient, const std::string& domain,
+                                                               std::optional<Peer> relay,
                                                                std::optional<TlsFailure> tls_failure) {
   const auto make_event = [&](const Peer& peer, const std::optional<TlsFailure>& failure) {
     SessionEvent e;
@@ -278,8 +282,16 @@ std::vector<SessionEvent> PostfixTlsLogCorrelator::on_delivery(const std::string
     p->closed.clear();
     p->closed_queue_id.clear();
   }
-  if (p && p->reported_queue_id == queue_id && p->reported_peer == relay.value_or(Peer{}))
-    return events;  // same session
+  // A hash stands for the recipient (memory stays small; a collision of two recipients of
+  // one session would count a session twice, at odds of 2^-64).
+  const std::size_t recipient_hash = std::hash<std::string_view>{}(recipient);
+  if (p && p->reported && p->reported->queue_id == queue_id && p->reported->peer == relay.value_or(Peer{})) {
+    std::vector<std::size_t>& named = p->reported->recipients;
+    if (std::ranges::find(named, recipient_hash) == named.end()) {  // another recipient: the same session
+      if (named.size() < kMaxSessionRecipients) named.push_back(recipient_hash);
+      return events;
+    }
+  }
 
   if (p && p->current && relay && p->current->peer == *relay) {
     const Attempt attempt = std::move(*p->current);
@@ -296,8 +308,7 @@ std::vector<SessionEvent> PostfixTlsLogCorrelator::on_delivery(const std::string
     events.push_back(make_event(relay.value_or(Peer{}), tls_failure));
     p = &find_or_create(key);
   }
-  p->reported_queue_id = queue_id;
-  p->reported_peer = relay.value_or(Peer{});
+  p->reported = ReportedSession{std::string(queue_id), relay.value_or(Peer{}), {recipient_hash}};
   return events;
 }
 
@@ -321,7 +332,7 @@ std::expected<std::vector<SessionEvent>, LogLineFailure> PostfixTlsLogCorrelator
       on_tls_outcome(find_or_create(syslog->key), Peer{peer->host, peer->addr}, true, std::nullopt);
     } else if (Process* p = find(syslog->key)) {
       p->current.reset();  // no handshake, nothing to report (see the header)
-      p->reported_queue_id.clear();
+      p->reported.reset();
     }
     return std::vector<SessionEvent>{};
   }
@@ -364,7 +375,9 @@ std::expected<std::vector<SessionEvent>, LogLineFailure> PostfixTlsLogCorrelator
         tls_failure = TlsFailure{*type, bounded_reason(delivery->reason)};
     if (!relay && tls_failure && delivery->reason.starts_with(kNotOffered))
       if (const auto peer = parse_peer(after(delivery->reason, kNotOffered))) relay = Peer{peer->host, peer->addr};
-    return on_delivery(syslog->key, queue_id, *domain, relay, std::move(tls_failure));
+    // to= and orig_to= together name a recipient (cleanup(8) keeps both apart).
+    const std::string recipient = std::string(delivery->recipient) + '\n' + std::string(delivery->orig_to);
+    return on_delivery(syslog->key, queue_id, recipient, *domain, relay, std::move(tls_failure));
   }
 
   // An MX attempt given up before the next one is tried (the reason is the whole text).

@@ -30,7 +30,10 @@
 //    the log cannot tell why, and Postfix's own TLSRPT support reports handshakes only.
 //  - sending-mta-ip and receiving-mx-helo are not in the log and stay empty.
 //  - A session delivering to several recipients counts once, under the domain of
-//    the first recipient line.
+//    the first recipient line. A session without TLS lines (STARTTLS not offered)
+//    is told from the next one of the same message by the same process (a retry
+//    at once, e.g. after postqueue -f) only by a recipient (to= and orig_to=)
+//    named again; at most kMaxSessionRecipients are remembered per session.
 //  - Memory: at most max_processes processes are tracked (least recently seen
 //    forgotten first), at most kMaxClosedAttempts per process; lines longer than
 //    kMaxLogLineLength are rejected whole.
@@ -59,6 +62,9 @@ inline constexpr std::size_t kDefaultMaxTrackedProcesses = 4096;
 // Ended attempts of one delivery awaiting its recipient line; Postfix tries at most
 // smtp_mx_address_limit (default 5) addresses per delivery.
 inline constexpr std::size_t kMaxClosedAttempts = 16;
+// Recipients remembered of the last session per process; Postfix sends at most
+// smtp_destination_recipient_limit (default 50) per session.
+inline constexpr std::size_t kMaxSessionRecipients = 256;
 
 enum class LogLineError {
   too_long,    // longer than kMaxLogLineLength
@@ -108,12 +114,16 @@ class PostfixTlsLogCorrelator {
     Peer peer;
     TlsFailure failure;
   };
+  struct ReportedSession {  // the last session reported, so further recipients of it do not count it again
+    std::string queue_id;
+    Peer peer;
+    std::vector<std::size_t> recipients;  // hashes of the recipients named so far (a repeat: a new session)
+  };
   struct Process {
     std::optional<Attempt> current;
     std::string closed_queue_id;
     std::vector<ClosedAttempt> closed;
-    std::string reported_queue_id;  // the last session reported, so further recipients of it
-    Peer reported_peer;             // do not count it again
+    std::optional<ReportedSession> reported;
   };
   struct Entry {
     std::string key;
@@ -125,8 +135,9 @@ class PostfixTlsLogCorrelator {
 
   void on_tls_outcome(Process& p, const Peer& peer, bool established, std::optional<TlsFailure> failure);
   void on_attempt_given_up(Process& p, std::string_view queue_id, std::optional<Peer> named_peer, TlsFailure failure);
-  std::vector<SessionEvent> on_delivery(const std::string& key, std::string_view queue_id, const std::string& domain,
-                                        std::optional<Peer> relay, std::optional<TlsFailure> tls_failure);
+  std::vector<SessionEvent> on_delivery(const std::string& key, std::string_view queue_id, std::string_view recipient,
+                                        const std::string& domain, std::optional<Peer> relay,
+                                        std::optional<TlsFailure> tls_failure);
 
   std::size_t max_processes_;
   std::list<Entry> lru_;  // most recently seen first

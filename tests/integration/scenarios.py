@@ -287,5 +287,41 @@ SCENARIOS += [
 ]
 # --- end of TLS-RPT collection ---
 
+# --- TLS-RPT end to end (test_tlsrpt_e2e.py) ---
+# Real Postfix (3.7: its log; 3.10: libtlsrpt datagrams) delivering to these domains, each with a
+# TLSRPT record, one MX host mail.<domain> served by the receiver named, and the usual enforce
+# policy unless said otherwise. One domain per outcome, so that each report holds one kind.
+def _reported(domain: str, id_: str, receiver: str, **kw) -> Scenario:
+    return _mail(domain, id_, receiver, records=_with_tlsrpt(domain), **kw)
+
+
+SCENARIOS += [
+    _reported("rpt-e2e-enforce.example", "rpte2eenf1", "good"),
+    _reported("rpt-e2e-wrong-name.example", "rpte2ewn1", "wrong-name"),
+    _reported("rpt-e2e-expired.example", "rpte2eexp1", "expired"),
+    _reported("rpt-e2e-untrusted.example", "rpte2eut1", "untrusted"),
+    _reported("rpt-e2e-plaintext.example", "rpte2ept1", "plaintext"),
+    # mode testing: answered NOTFOUND, delivered to an MX nobody trusts.
+    _reported("rpt-e2e-testing.example", "rpte2etest1", "untrusted",
+              policy=policy("testing", ("mail.rpt-e2e-testing.example",))),
+    # A valid TXT record whose policy is a 404 (RFC 8461 sec. 6: sts-policy-fetch-error).
+    _reported("rpt-e2e-fetchfail.example", "rpte2eff1", "good", policy=None),
+    # Delivered by a chrooted smtp(8), as Debian runs it.
+    _reported("rpt-e2e-chroot.example", "rpte2echr1", "good"),
+    # The last mail of the test goes here: once its session is counted, so is every earlier one.
+    _reported("rpt-e2e-last.example", "rpte2elast1", "good"),
+    # Two MX hosts: the preferred one (MX 10) matches none of the policy's patterns, with a
+    # trusted certificate for its own name and a receiver of its own; the other (MX 20) matches.
+    Scenario("rpt-e2e-mx-skip.example", txt=("v=STSv1; id=rpte2eskip1;",), policy=enforce("rpt-e2e-mx-skip.example"),
+             mx=(("rogue.rpt-e2e-mx-skip.example", "bystander"), ("mail.rpt-e2e-mx-skip.example", "good")),
+             records=_with_tlsrpt("rpt-e2e-mx-skip.example")),
+    # One message to two recipients of the domain: one session.
+    _reported("rpt-e2e-two-rcpt.example", "rpte2e2rcpt1", "good"),
+    # No MTA-STS at all, an MX with a trusted certificate.
+    Scenario("rpt-e2e-no-sts.example", mx=(("mail.rpt-e2e-no-sts.example", "good"),),
+             records=_with_tlsrpt("rpt-e2e-no-sts.example")),
+]
+# --- end of TLS-RPT end to end ---
+
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"

@@ -27,6 +27,10 @@ directory and the map names its socket relative to it, which both kinds of smtp(
 is no smtpd: nothing listens, and inet_interfaces = loopback-only keeps the receivers' 127.0.3.x
 addresses from being "myself".
 
+3.10 with TLS-RPT (trixie_3_10(root, tlsrpt=True)): smtp_tlsrpt_socket_name names mtastsd's
+datagram socket relative to the queue directory, in a directory of its own there
+(Postfix.tlsrpt_socket says why its permissions are what they are).
+
 3.7 on the host opens files in data_directory (master.lock, prng_exch) as the postfix user by
 absolute path, which pytest's private (0700) temp tree does not allow: its data_directory is a
 directory of its own under /tmp, removed at stop. In the root only the bind-mounted instance
@@ -52,6 +56,10 @@ POSTFIX_USER = "postfix"
 SENDER = "sender@sender.example"
 SOCKET_DIR = "mtastsd"                    # inside the queue directory
 SOCKET_NAME = "socketmap.sock"
+# mtastsd's libtlsrpt datagram socket for 3.10 with TLS-RPT on, inside the queue directory: named
+# relative to it (smtp_tlsrpt_socket_name), smtp(8) reaches it chrooted or not.
+TLSRPT_SOCKET_DIR = "tlsrpt"
+TLSRPT_SOCKET_NAME = "tlsrpt.sock"
 DAEMON_DIRECTORY = Path("/usr/lib/postfix/sbin")  # the same in Debian 12 and 13
 ROOT_INSTANCE_DIR = "/srv"                # where the instance directory appears inside the root
 RESOLV_CONF = Path("/etc/resolv.conf")    # this namespace's: the rig's unbound (rig/resolver.py)
@@ -66,11 +74,21 @@ POPULATE_CHROOT = ('queue=$1; shift; for f; do '
 class Generation:
     """Which Postfix runs an instance. root None: this machine's programs (Debian 12, 3.7);
     otherwise the Debian 13 root whose programs run chrooted in it (3.10). main_cf: lines
-    appended to main.cf for this generation only."""
+    appended to main.cf for this generation only. tlsrpt: smtp(8) sends libtlsrpt datagrams to
+    TLSRPT_SOCKET_DIR/TLSRPT_SOCKET_NAME in the queue directory (Postfix >= 3.10)."""
     name: str
     compatibility_level: str
     root: Optional[Path] = None
     main_cf: str = ""
+    tlsrpt: bool = False
+
+    def root_group_id(self, name: str) -> int:
+        """A group's id in the root's /etc/group, whose numbers are not the host's."""
+        for line in (self.root / "etc/group").read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) >= 3 and fields[0] == name:
+                return int(fields[2])
+        raise LookupError(f"no group {name} in {self.root}/etc/group")
 
     def instance_dir(self, host_dir: Path) -> Path:
         """The instance directory as this generation's programs see it."""
@@ -125,17 +143,25 @@ bounce_queue_lifetime = 7d
 {generation_lines}"""
 
 MAIN_CF_3_10 = """\
-# Postfix 3.10: TLS-RPT collection stays off (issue #4 turns it on); the TLSRPT policy
+# Postfix 3.10: TLS-RPT collection off (test_tlsrpt_e2e.py turns it on); the TLSRPT policy
 # attributes are parsed either way, and smtp_tls_enforce_sts_mx_patterns (default yes) uses them.
 smtp_tlsrpt_enable = no
+"""
+
+MAIN_CF_3_10_TLSRPT = f"""\
+# Postfix 3.10 with TLS-RPT: every TLS result goes to mtastsd's datagram socket, named relative
+# to the queue directory so that a chrooted smtp(8) finds it too.
+smtp_tlsrpt_enable = yes
+smtp_tlsrpt_socket_name = {TLSRPT_SOCKET_DIR}/{TLSRPT_SOCKET_NAME}
 """
 
 HOST_3_7 = Generation("3.7", compatibility_level="3.6")
 
 
-def trixie_3_10(root: Path) -> Generation:
-    """Debian 13's Postfix in the built root (conftest.py's trixie_root)."""
-    return Generation("3.10", compatibility_level="3.10", root=root, main_cf=MAIN_CF_3_10)
+def trixie_3_10(root: Path, tlsrpt: bool = False) -> Generation:
+    """Debian 13's Postfix in the built root (conftest.py's trixie_root); tlsrpt: with TLS-RPT on."""
+    return Generation("3.10", compatibility_level="3.10", root=root,
+                      main_cf=MAIN_CF_3_10_TLSRPT if tlsrpt else MAIN_CF_3_10, tlsrpt=tlsrpt)
 
 
 # Every service unchrooted (5th column "n"). No smtpd, no local delivery.
@@ -189,11 +215,13 @@ class Delivery:
 @dataclass
 class SmtpService:
     """An extra smtp(8) service in master.cf: its -o overrides, the mtastsd profile its
-    smtp_tls_policy_maps asks instead of main.cf's (reached the same way), and whether it runs
-    chrooted in the queue directory, as Debian's does."""
+    smtp_tls_policy_maps asks instead of main.cf's (reached the same way), whether it runs
+    chrooted in the queue directory, as Debian's does, and its process limit (None: Postfix's
+    default; 1: every delivery through it is made by the same process while that lives)."""
     overrides: dict[str, str] = field(default_factory=dict)
     profile: Optional[str] = None
     chroot: bool = False
+    maxproc: Optional[int] = None
 
 
 class Postfix:
@@ -227,6 +255,15 @@ class Postfix:
     def policy_socket(self) -> Path:
         """Where mtastsd must listen (group postfix, mode 0660), unless policy_tcp is given."""
         return self.queue_dir / SOCKET_DIR / SOCKET_NAME
+
+    @property
+    def tlsrpt_socket(self) -> Path:
+        """Where mtastsd must receive libtlsrpt datagrams (generation.tlsrpt): a socket of mode
+        0666 in a directory that only root and the generation's postfix group may enter
+        (prepare()). The root's postfix group has another id than any host group mtastsd could
+        be told by name, so the directory, made here by number, is what keeps others out: the
+        way Postfix's own public/ directory guards its sockets."""
+        return self.queue_dir / TLSRPT_SOCKET_DIR / TLSRPT_SOCKET_NAME
 
     def policy_map(self, profile: str) -> str:
         return policy_map(profile, self.policy_tcp)
@@ -262,7 +299,8 @@ class Postfix:
             generation_lines=self.generation.main_cf))
         master_cf = MASTER_CF
         for name, service in self.transports.items():
-            master_cf += f"{name:<10} unix  -       -      {'y' if service.chroot else 'n'}      -      -       smtp\n"
+            chroot, maxproc = "y" if service.chroot else "n", service.maxproc or "-"
+            master_cf += f"{name:<10} unix  -       -      {chroot}      -      {maxproc}       smtp\n"
             # Its log lines read postfix/<name>/smtp[PID].
             overrides = {"syslog_name": f"postfix/{name}", **service.overrides}
             if service.profile:
@@ -276,7 +314,16 @@ class Postfix:
             socket_dir = self.policy_socket.parent
             socket_dir.mkdir(mode=0o750)
             shutil.chown(socket_dir, "root", POSTFIX_USER)
+        if self.generation.tlsrpt:
+            socket_dir = self.tlsrpt_socket.parent
+            socket_dir.mkdir(mode=0o750)
+            os.chown(socket_dir, 0, self.generation.root_group_id(POSTFIX_USER))
         return self
+
+    def set(self, **parameters: str) -> None:
+        """Change main.cf parameters with Postfix's own `postconf -e` (before start())."""
+        self.command(["postconf", "-c", str(self.inside_config_dir), "-e",
+                      *(f"{name}={value}" for name, value in parameters.items())])
 
     def _populate_chroot(self) -> None:
         """What Debian's /usr/lib/postfix/configure-instance.sh copies into the queue directory
@@ -320,10 +367,13 @@ class Postfix:
         """The parameter's value in this instance (default or set)."""
         return self.command(["postconf", "-c", str(self.inside_config_dir), "-h", parameter]).stdout.strip()
 
-    def send(self, recipient: str, message_id: str, subject: str = "mtastsd end-to-end test") -> None:
-        message = (f"From: {SENDER}\nTo: {recipient}\nSubject: {subject}\nMessage-ID: {message_id}\n\n"
+    def send(self, recipient: str, message_id: str, subject: str = "mtastsd end-to-end test",
+             also_to: tuple[str, ...] = ()) -> None:
+        """One message to recipient and the also_to addresses (one envelope)."""
+        recipients = (recipient, *also_to)
+        message = (f"From: {SENDER}\nTo: {', '.join(recipients)}\nSubject: {subject}\nMessage-ID: {message_id}\n\n"
                    f"Sent by the mtastsd integration tests.\n")
-        self.command(["sendmail", "-C", str(self.inside_config_dir), "-f", SENDER, recipient], input=message)
+        self.command(["sendmail", "-C", str(self.inside_config_dir), "-f", SENDER, *recipients], input=message)
 
     def queue(self) -> list[dict]:
         """`postqueue -j`: one object per queued message (queue_name, queue_id, recipients...)."""

@@ -244,6 +244,25 @@ TEST(PostfixTlsLog, OneSessionForSeveralRecipients) {
   EXPECT_EQ(failed.size(), 1u);
 }
 
+TEST(PostfixTlsLog, RepeatedRecipientWithoutTlsLinesIsANewSession) {
+  // A message to a and b deferred because the MX offers no STARTTLS, retried at once by the
+  // same smtp(8) process (postqueue -f): no TLS line separates the two sessions; that a
+  // recipient comes again does (one session names each recipient once).
+  constexpr std::string_view not_offered =
+      "deferred (TLS is required, but was not offered by host mx1.example.com[192.0.2.10])";
+  const std::string a = delivered(kMx1, not_offered, "a@example.com");
+  const std::string b = delivered(kMx1, not_offered, "b@example.com");
+  PostfixTlsLogCorrelator log;
+  EXPECT_EQ(feed_all(log, {a, b}).size(), 1u);
+  EXPECT_EQ(feed_all(log, {a, b}).size(), 1u);
+  // The same address for another original recipient (orig_to) is another recipient.
+  const std::string via_alias = line(
+      "4F2A31C0D2: to=<a@example.com>, orig_to=<alias@local.example>, relay=mx1.example.com[192.0.2.10]:25, "
+      "delay=1, delays=0/0/0/1, dsn=4.7.4, status=" + std::string(not_offered));
+  EXPECT_EQ(feed_all(log, {via_alias}).size(), 0u);
+  EXPECT_EQ(feed_all(log, {via_alias}).size(), 1u);
+}
+
 TEST(PostfixTlsLog, NextSessionOfTheSameProcessCountsAgain) {
   PostfixTlsLogCorrelator log;
   const auto events = feed_all(log, {
