@@ -3,7 +3,8 @@
 // of range are all collected with their line, so one run shows every mistake.
 // Limits: the file is capped at 1 MiB; toml++ stops at the first syntax error,
 // so only that one is reported; files named in the configuration (trust
-// anchor, CA file) are not opened here, their users report them at start-up.
+// anchor, CA files, DKIM key) are not opened here, their users report them at
+// start-up; host names (the SMTP relay) are not resolved.
 #include "daemon/config.hpp"
 
 #include <sys/un.h>
@@ -18,6 +19,7 @@
 #include <initializer_list>
 #include <limits>
 #include <set>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/ip/address.hpp>
@@ -25,6 +27,7 @@
 #include <toml++/toml.h>
 
 #include "core/host_name.hpp"
+#include "core/report_message.hpp"
 #include "util/units.hpp"
 
 namespace mtastsd::daemon {
@@ -47,12 +50,37 @@ constexpr std::uint32_t max_socket_mode = 0777;  // setuid/setgid/sticky mean no
 constexpr std::int64_t min_retention_days = 2;
 constexpr std::int64_t max_retention_days = 3660;
 constexpr std::size_t max_organization_name = 256;  // our cap: a name, not a paragraph
+// Report sending. A day's reports go out at a random time after its end (RFC 8460 sec.
+// 4.1 asks reporters to spread their submissions); the next day's reports are due 24 h
+// later, so the delay stays below a day.
+constexpr milliseconds max_send_delay = std::chrono::hours(23);
+// Redelivery lasts up to 24 hours by default (RFC 8460 sec. 5.5). Ours: at least an hour,
+// so that the back-off gets several attempts; at most a week, after which a day's report
+// is stale.
+constexpr milliseconds min_retry_period = std::chrono::hours(1);
+constexpr milliseconds max_retry_period = std::chrono::days(7);
+// Ours: one submission holds the sender's only worker thread, one upload a connection.
+constexpr milliseconds max_delivery_timeout = std::chrono::minutes(30);
+// The sender address when mail_from is not set: a mailbox that takes no replies.
+constexpr std::string_view default_mail_from_local_part = "noreply-smtp-tls-reporting";
 static_assert(sizeof(std::size_t) >= sizeof(std::uint64_t), "sizes are parsed as 64-bit numbers");
 
 constexpr auto duration_hint = R"(expected a duration like "5m" (integer seconds, or a number with ms, s, m, h or d))";
 constexpr auto size_hint = R"(expected a size like "256MiB" (integer bytes, or a number with B, KiB, MiB, GiB or TiB))";
 
 enum class Zero { allowed, rejected };
+
+// A duration as the file would write it, in its largest exact unit: "23h", "30m", "1500ms".
+std::string duration_text(milliseconds value) {
+  using namespace std::chrono;
+  constexpr std::pair<milliseconds, std::string_view> units[] = {
+      {days(1), "d"}, {hours(1), "h"}, {minutes(1), "m"}, {seconds(1), "s"}};
+  if (value == milliseconds::zero()) return "0s";
+  for (const auto& [unit, name] : units) {
+    if (value >= unit && value % unit == milliseconds::zero()) return fmt::format("{}{}", value / unit, name);
+  }
+  return fmt::format("{}ms", value.count());
+}
 
 // Levenshtein distance, to suggest the intended key for a typo.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -235,6 +263,26 @@ class Reader {
     out = std::chrono::duration_cast<util::Seconds>(value);
   }
 
+  // read_duration (or read_seconds for settings in whole seconds), then within [min, max];
+  // a value out of range keeps the default.
+  template <typename Duration>
+  void read_duration_between(const Field& f, Duration& out, Zero zero, milliseconds min, milliseconds max) {
+    if (!f.node) return;
+    Duration value = out;
+    if constexpr (std::is_same_v<Duration, util::Seconds>)
+      read_seconds(f, value, zero);
+    else
+      read_duration(f, value, zero);
+    if (failed(f.path)) return;
+    if (value < min) {
+      fail(f, fmt::format("{}: must be at least {}, not {}", f.path, duration_text(min), duration_text(value)));
+    } else if (value > max) {
+      fail(f, fmt::format("{}: must be at most {}, not {}", f.path, duration_text(max), duration_text(value)));
+    } else {
+      out = value;
+    }
+  }
+
   void read_size(const Field& f, std::size_t& out, std::size_t min) {
     if (!f.node) return;
     std::optional<std::uint64_t> value;
@@ -318,6 +366,29 @@ std::optional<std::uint16_t> parse_port(std::string_view text) {
   return port;
 }
 
+// "HOST:PORT" or "[HOST]:PORT" split in two; neither part is checked.
+struct HostPort {
+  std::string_view host, port;
+  bool bracketed = false;
+};
+enum class HostPortError {
+  malformed,           // no ":PORT", or "[" without "]:"
+  ipv6_needs_brackets  // a ':' in an unbracketed host
+};
+std::expected<HostPort, HostPortError> split_host_port(std::string_view text) {
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":")
+      return std::unexpected(HostPortError::malformed);
+    return HostPort{text.substr(1, close - 1), text.substr(close + 2), true};
+  }
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::unexpected(HostPortError::malformed);
+  const std::string_view host = text.substr(0, colon);
+  if (host.find(':') != std::string_view::npos) return std::unexpected(HostPortError::ipv6_needs_brackets);
+  return HostPort{host, text.substr(colon + 1), false};
+}
+
 struct TcpEndpoint {
   std::string address;
   std::uint16_t port = 0;
@@ -326,22 +397,13 @@ struct TcpEndpoint {
 // "127.0.0.1:8461" or "[::1]:8461", loopback only: the socketmap protocol has
 // no authentication and its answers decide whether mail is sent encrypted.
 std::expected<TcpEndpoint, std::string> parse_loopback_endpoint(std::string_view text) {
-  constexpr std::string_view form = R"(expected "127.0.0.1:PORT" or "[::1]:PORT")";
-  std::string_view host, port;
-  if (text.starts_with('[')) {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos || text.substr(close + 1, 1) != ":") return std::unexpected(std::string(form));
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::unexpected(std::string(form));
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string_view::npos) {
-      return std::unexpected(std::string(R"(an IPv6 address needs brackets: "[::1]:PORT")"));
-    }
+  const auto split = split_host_port(text);
+  if (!split) {
+    return std::unexpected(std::string(split.error() == HostPortError::malformed
+                                           ? R"(expected "127.0.0.1:PORT" or "[::1]:PORT")"
+                                           : R"(an IPv6 address needs brackets: "[::1]:PORT")"));
   }
+  const std::string_view host = split->host, port = split->port;
   const auto port_number = parse_port(port);
   if (!port_number) return std::unexpected(fmt::format("\"{}\" is not a port number (1-65535)", port));
   boost::system::error_code ec;
@@ -354,6 +416,37 @@ std::expected<TcpEndpoint, std::string> parse_loopback_endpoint(std::string_view
         host));
   }
   return TcpEndpoint{address.to_string(), *port_number};
+}
+
+// tlsrpt.smtp_relay: "HOST:PORT" or "[IPv6]:PORT", HOST an IP address or a host name
+// (libcurl resolves it when it submits). Brackets hold an IPv6 address only: Postfix's
+// "[host]" (no MX lookup) means nothing here, as no MX lookup is ever made.
+std::expected<io::SmtpRelaySettings, std::string> parse_relay(std::string_view text) {
+  const auto split = split_host_port(text);
+  if (!split) {
+    return std::unexpected(std::string(split.error() == HostPortError::malformed
+                                           ? R"(expected "HOST:PORT" or "[IPv6]:PORT")"
+                                           : R"(an IPv6 address needs brackets: "[ADDRESS]:PORT")"));
+  }
+  const std::string_view host = split->host, port = split->port;
+  const auto port_number = parse_port(port);
+  if (!port_number) return std::unexpected(fmt::format("\"{}\" is not a port number (1-65535)", port));
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(host), ec);
+  io::SmtpRelaySettings relay;
+  relay.port = *port_number;
+  if (split->bracketed) {
+    if (ec || !address.is_v6())
+      return std::unexpected(fmt::format("\"[{}]\": brackets hold an IPv6 address only", host));
+    relay.host = address.to_string();
+  } else if (!ec) {
+    relay.host = address.to_string();
+  } else if (core::is_host_name(host)) {
+    relay.host = core::ascii_lowercase(host);
+  } else {
+    return std::unexpected(fmt::format("\"{}\" is neither a host name nor an IP address", host));
+  }
+  return relay;
 }
 
 // unbound's forwarder syntax: "ADDRESS" or "ADDRESS@PORT".
@@ -497,13 +590,98 @@ void read_profiles(Reader& r, const toml::table& doc, Config& config) {
   }
 }
 
+// RFC 6376 sec. 3.1: a selector is one or more DNS labels. All-digit labels ("202404") are
+// common, so it is checked as the leading labels of a host name (as io/dkim_signer does).
+bool valid_dkim_selector(std::string_view selector) {
+  return !selector.empty() && core::is_host_name(fmt::format("{}.invalid", selector));
+}
+
+// The [tlsrpt] keys of report sending (RFC 8460 sec. 5) into t.send_* and t.sender.
+void read_report_sending(Reader& r, const toml::table& table, TlsRptSettings& t) {
+  constexpr std::string_view prefix = "tlsrpt";
+  io::ReportSenderSettings& sender = t.sender;
+  r.read_bool(r.field(table, prefix, "send_reports"), t.send_reports);
+  r.read_duration_between(r.field(table, prefix, "send_delay"), t.send_delay, Zero::allowed, milliseconds::zero(),
+                          max_send_delay);
+  r.read_duration_between(r.field(table, prefix, "retry_period"), t.retry_period, Zero::allowed, min_retry_period,
+                          max_retry_period);
+
+  const Field mail_from = r.field(table, prefix, "mail_from");
+  std::string from_text;
+  if (r.read_string(mail_from, from_text)) {
+    // Domains are case-insensitive; the plain form has them in lowercase, as submitter.
+    std::string from = from_text;
+    if (const auto at = from.rfind('@'); at != std::string::npos)
+      from = from.substr(0, at + 1) + core::ascii_lowercase(std::string_view(from).substr(at + 1));
+    if (from.empty() || core::is_plain_address(from))
+      sender.mail_from = std::move(from);
+    else
+      r.fail(mail_from, fmt::format("tlsrpt.mail_from: expected \"\" or a plain address (local@domain, the local "
+                                    "part a dot-atom), not \"{}\"",
+                                    from_text));
+  }
+  r.read_choice(r.field(table, prefix, "mail_transport"), sender.transport,
+                {{"smtp", io::MailTransport::smtp}, {"sendmail", io::MailTransport::sendmail}});
+
+  const Field relay = r.field(table, prefix, "smtp_relay");
+  std::string relay_text;
+  if (r.read_string(relay, relay_text)) {
+    if (auto parsed = parse_relay(relay_text)) {
+      sender.smtp.host = std::move(parsed->host);
+      sender.smtp.port = parsed->port;
+    } else {
+      r.fail(relay, fmt::format("tlsrpt.smtp_relay: {}", parsed.error()));
+    }
+  }
+  const Field helo = r.field(table, prefix, "smtp_helo");
+  std::string helo_name;
+  if (r.read_string(helo, helo_name)) {
+    if (helo_name.empty() || core::is_host_name(helo_name))
+      sender.smtp.helo_name = std::move(helo_name);
+    else
+      r.fail(helo, fmt::format("tlsrpt.smtp_helo: expected \"\" or a host name, not \"{}\"", helo_name));
+  }
+  r.read_bool(r.field(table, prefix, "smtp_require_starttls"), sender.smtp.require_starttls);
+  r.read_path(r.field(table, prefix, "smtp_ca_file"), sender.smtp.ca_file, true);
+  r.read_path(r.field(table, prefix, "sendmail_command"), sender.sendmail_command, false);
+  r.read_duration_between(r.field(table, prefix, "mail_timeout"), sender.mail_timeout, Zero::rejected,
+                          milliseconds::zero(), max_delivery_timeout);
+
+  r.read_path(r.field(table, prefix, "dkim_key_file"), sender.dkim.key_file, true);
+  const Field selector = r.field(table, prefix, "dkim_selector");
+  std::string selector_text;
+  if (r.read_string(selector, selector_text)) {
+    if (selector_text.empty() || valid_dkim_selector(selector_text))
+      sender.dkim.selector = std::move(selector_text);
+    else
+      r.fail(selector, fmt::format("tlsrpt.dkim_selector: expected DNS labels (letters, digits, '-', separated by "
+                                   "'.'), not \"{}\"",
+                                   selector_text));
+  }
+  const Field dkim_domain = r.field(table, prefix, "dkim_domain");
+  std::string domain;
+  if (r.read_string(dkim_domain, domain)) {
+    if (domain.empty() || core::is_host_name(domain))
+      sender.dkim.domain = core::ascii_lowercase(domain);
+    else
+      r.fail(dkim_domain, fmt::format("tlsrpt.dkim_domain: expected \"\" or a domain name, not \"{}\"", domain));
+  }
+
+  r.read_path(r.field(table, prefix, "https_ca_file"), sender.https.ca_file, true);
+  r.read_duration_between(r.field(table, prefix, "https_timeout"), sender.https.timeout, Zero::rejected,
+                          milliseconds::zero(), max_delivery_timeout);
+}
+
 void read_tlsrpt(Reader& r, const toml::table& doc, TlsRptSettings& t) {
   constexpr std::string_view prefix = "tlsrpt";
   const toml::table* table = r.section(doc, "", prefix);
   if (!table) return;
   r.reject_unknown(*table, prefix,
                    {"enabled", "socket", "socket_mode", "socket_owner", "socket_group", "postfix_log",
-                    "postfix_log_profile", "retention_days", "organization_name", "contact_info", "submitter"});
+                    "postfix_log_profile", "retention_days", "organization_name", "contact_info", "submitter",
+                    "send_reports", "send_delay", "retry_period", "mail_from", "mail_transport", "smtp_relay",
+                    "smtp_helo", "smtp_require_starttls", "smtp_ca_file", "sendmail_command", "mail_timeout",
+                    "dkim_key_file", "dkim_selector", "dkim_domain", "https_ca_file", "https_timeout"});
   r.read_bool(r.field(*table, prefix, "enabled"), t.enabled);
 
   const Field socket = r.field(*table, prefix, "socket");
@@ -550,6 +728,7 @@ void read_tlsrpt(Reader& r, const toml::table& doc, TlsRptSettings& t) {
     else
       r.fail(submitter, fmt::format("tlsrpt.submitter: expected a domain name, not \"{}\"", t.submitter));
   }
+  read_report_sending(r, *table, t);
 }
 
 void read_document(Reader& r, const toml::table& doc, Config& c) {
@@ -657,6 +836,17 @@ void check_relations(Reader& r, const Config& c) {
               fmt::format("tlsrpt.postfix_log_profile: no profile \"{}\" ([profiles.{}])", c.tlsrpt.postfix_log_profile,
                           c.tlsrpt.postfix_log_profile));
   }
+  // A DKIM key signs as <selector>._domainkey.<domain> (RFC 6376 sec. 3.6.2.1); the domain
+  // defaults to the submitter.
+  const io::DkimSettings& dkim = c.tlsrpt.sender.dkim;
+  if (!dkim.key_file.empty() && !r.failed("tlsrpt.dkim_key_file")) {
+    const int key_line = r.line_of_path("tlsrpt.dkim_key_file");
+    if (dkim.selector.empty() && !r.failed("tlsrpt.dkim_selector"))
+      r.problem(key_line, "tlsrpt.dkim_key_file: needs tlsrpt.dkim_selector");
+    if (dkim.domain.empty() && c.tlsrpt.submitter.empty() && !r.failed("tlsrpt.dkim_domain") &&
+        !r.failed("tlsrpt.submitter"))
+      r.problem(key_line, "tlsrpt.dkim_key_file: needs tlsrpt.dkim_domain or tlsrpt.submitter (the signing domain)");
+  }
   if (both_valid("lookup.cold_budget", "lookup.reply_deadline") && c.cold_budget > c.reply_deadline) {
     r.problem(line("lookup.cold_budget", "lookup.reply_deadline"),
               fmt::format("lookup.cold_budget ({}ms) must not exceed lookup.reply_deadline ({}ms)",
@@ -695,6 +885,22 @@ void add_default_tlsrpt_socket(Config& c) {
   c.tlsrpt.socket.unix_path = (std::filesystem::path(c.runtime_dir) / default_tlsrpt_socket_name).string();
 }
 
+// Sender settings that default to the submitter (mtastsd.conf(5)); with no submitter
+// they stay "".
+void derive_sender_defaults(TlsRptSettings& t) {
+  if (t.submitter.empty()) return;
+  if (t.sender.mail_from.empty()) t.sender.mail_from = fmt::format("{}@{}", default_mail_from_local_part, t.submitter);
+  if (t.sender.dkim.domain.empty()) t.sender.dkim.domain = t.submitter;
+}
+
+// The defaults that depend on other settings, for the built-in and a loaded configuration.
+void complete(Config& c, const std::string& state_dir_override) {
+  apply_state_dir_override(c, state_dir_override);
+  add_default_listener(c);
+  add_default_tlsrpt_socket(c);
+  derive_sender_defaults(c.tlsrpt);
+}
+
 std::expected<std::string, std::string> read_capped(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return std::unexpected(std::string("is a directory"));
@@ -722,9 +928,7 @@ std::string ConfigProblem::to_string() const {
 
 Config default_config(const std::string& state_dir_override) {
   Config c = built_in_config();
-  apply_state_dir_override(c, state_dir_override);
-  add_default_listener(c);
-  add_default_tlsrpt_socket(c);
+  complete(c, state_dir_override);
   return c;
 }
 
@@ -744,9 +948,7 @@ std::expected<Config, std::vector<ConfigProblem>> parse_config(std::string_view 
   check_relations(reader, c);
   std::vector<ConfigProblem> problems = std::move(reader).take_problems();
   if (!problems.empty()) return std::unexpected(std::move(problems));
-  apply_state_dir_override(c, state_dir_override);
-  add_default_listener(c);
-  add_default_tlsrpt_socket(c);
+  complete(c, state_dir_override);
   return c;
 }
 

@@ -61,7 +61,7 @@ struct TlsRptSettings {
   // day (RFC 8460 sec. 4.1 asks reporters to spread their submissions); 0 = at once.
   std::chrono::seconds send_delay{std::chrono::hours(4)};
   // A failed delivery is retried with exponential back-off until this long after its
-  // first attempt (RFC 8460 sec. 5.4 / interfaces.md: up to 24 hours).
+  // first attempt (RFC 8460 sec. 5.5: up to 24 hours).
   std::chrono::seconds retry_period{std::chrono::hours(24)};
   // How the reports are delivered. Config keys (all in [tlsrpt]):
   //   mail_from              -> sender.mail_from; "" = "noreply-smtp-tls-reporting@<submitter>"

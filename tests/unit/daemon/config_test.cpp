@@ -14,7 +14,10 @@
 namespace mtastsd::daemon {
 namespace {
 
+using std::chrono::days;
+using std::chrono::hours;
 using std::chrono::milliseconds;
+using std::chrono::minutes;
 using std::chrono::seconds;
 using testing::AllOf;
 using testing::ElementsAre;
@@ -94,6 +97,24 @@ void expect_default_values(const Config& c) {
   EXPECT_EQ(c.tlsrpt.organization_name, "");
   EXPECT_EQ(c.tlsrpt.contact_info, "");
   EXPECT_EQ(c.tlsrpt.submitter, "");
+  EXPECT_TRUE(c.tlsrpt.send_reports);
+  EXPECT_EQ(c.tlsrpt.send_delay, hours(4));
+  EXPECT_EQ(c.tlsrpt.retry_period, hours(24));
+  const io::ReportSenderSettings& sender = c.tlsrpt.sender;
+  EXPECT_EQ(sender.mail_from, "");  // no submitter to derive it from
+  EXPECT_EQ(sender.transport, io::MailTransport::smtp);
+  EXPECT_EQ(sender.smtp.host, "127.0.0.1");
+  EXPECT_EQ(sender.smtp.port, 25);
+  EXPECT_EQ(sender.smtp.helo_name, "");
+  EXPECT_FALSE(sender.smtp.require_starttls);
+  EXPECT_EQ(sender.smtp.ca_file, "");
+  EXPECT_EQ(sender.sendmail_command, "/usr/sbin/sendmail");
+  EXPECT_EQ(sender.mail_timeout, minutes(5));
+  EXPECT_EQ(sender.dkim.key_file, "");
+  EXPECT_EQ(sender.dkim.selector, "");
+  EXPECT_EQ(sender.dkim.domain, "");
+  EXPECT_EQ(sender.https.ca_file, "");
+  EXPECT_EQ(sender.https.timeout, seconds(60));
   ASSERT_THAT(c.profiles, SizeIs(1));
   const Profile& p = c.profiles.at("default");
   EXPECT_EQ(p.name, "default");
@@ -177,6 +198,22 @@ retention_days = 30
 organization_name = "Example Mail GmbH"
 contact_info = "tlsrpt@example.net"
 submitter = "Mail.Example.NET"
+send_reports = false
+send_delay = "30m"
+retry_period = "12h"
+mail_from = "tlsrpt-noreply@Example.NET"
+mail_transport = "sendmail"
+smtp_relay = "relay.example.net:587"
+smtp_helo = "mta1.example.net"
+smtp_require_starttls = true
+smtp_ca_file = "/etc/ssl/relay-ca.pem"
+sendmail_command = "/usr/local/sbin/sendmail"
+mail_timeout = "2m"
+dkim_key_file = "/etc/mtastsd/dkim.key"
+dkim_selector = "tlsrpt2026"
+dkim_domain = "Example.NET"
+https_ca_file = "/etc/ssl/upload-ca.pem"
+https_timeout = "90s"
 
 [profiles.postfix310]
 dialect = "postfix-tlsrpt"
@@ -231,6 +268,24 @@ dane = true
   EXPECT_EQ(c.tlsrpt.organization_name, "Example Mail GmbH");
   EXPECT_EQ(c.tlsrpt.contact_info, "tlsrpt@example.net");
   EXPECT_EQ(c.tlsrpt.submitter, "mail.example.net");
+  EXPECT_FALSE(c.tlsrpt.send_reports);
+  EXPECT_EQ(c.tlsrpt.send_delay, minutes(30));
+  EXPECT_EQ(c.tlsrpt.retry_period, hours(12));
+  const io::ReportSenderSettings& sender = c.tlsrpt.sender;
+  EXPECT_EQ(sender.mail_from, "tlsrpt-noreply@example.net");
+  EXPECT_EQ(sender.transport, io::MailTransport::sendmail);
+  EXPECT_EQ(sender.smtp.host, "relay.example.net");
+  EXPECT_EQ(sender.smtp.port, 587);
+  EXPECT_EQ(sender.smtp.helo_name, "mta1.example.net");
+  EXPECT_TRUE(sender.smtp.require_starttls);
+  EXPECT_EQ(sender.smtp.ca_file, "/etc/ssl/relay-ca.pem");
+  EXPECT_EQ(sender.sendmail_command, "/usr/local/sbin/sendmail");
+  EXPECT_EQ(sender.mail_timeout, minutes(2));
+  EXPECT_EQ(sender.dkim.key_file, "/etc/mtastsd/dkim.key");  // not read here: the file does not exist
+  EXPECT_EQ(sender.dkim.selector, "tlsrpt2026");
+  EXPECT_EQ(sender.dkim.domain, "example.net");
+  EXPECT_EQ(sender.https.ca_file, "/etc/ssl/upload-ca.pem");
+  EXPECT_EQ(sender.https.timeout, seconds(90));
   ASSERT_THAT(c.profiles, SizeIs(2));
   const Profile& p = c.profiles.at("postfix310");
   EXPECT_EQ(p.name, "postfix310");
@@ -299,7 +354,7 @@ TEST(ParseConfig, CacheDurationsAreWholeSeconds) {
 TEST(ParseConfig, TimeoutsAndPacingIntervalsMustBePositive) {
   for (const char* key : {"[server]\nidle_timeout", "[dns]\ntimeout", "[fetch]\ntimeout", "[lookup]\nreply_deadline",
                           "[cache]\nid_check_interval", "[cache]\nfetch_retry_after", "[cache]\ndns_error_retry",
-                          "[cache]\nrefresh_scan_interval"}) {
+                          "[cache]\nrefresh_scan_interval", "[tlsrpt]\nmail_timeout", "[tlsrpt]\nhttps_timeout"}) {
     EXPECT_THAT(only_problem(std::string(key) + " = \"0s\"\n"), HasSubstr("must be greater than zero")) << key;
   }
   const Config c = parse_ok("[lookup]\ncold_budget = 0\n[cache]\nrefresh_margin = 0\n");
@@ -480,6 +535,197 @@ TEST(ParseConfig, TlsRptReportOrigin) {
               StartsWith("test.conf:2: tlsrpt.organization_name: at most 256 bytes"));
   EXPECT_THAT(only_problem("[tlsrpt]\norganization_name = \"" + std::string(257, 'o') + "\"\n"),
               StartsWith("test.conf:2: tlsrpt.organization_name: at most 256 bytes"));
+}
+
+TEST(ParseConfig, TlsRptSendDelay) {
+  EXPECT_EQ(parse_ok("[tlsrpt]\nsend_delay = 0\n").tlsrpt.send_delay, seconds(0));
+  EXPECT_EQ(parse_ok("[tlsrpt]\nsend_delay = \"23h\"\n").tlsrpt.send_delay, hours(23));
+  EXPECT_EQ(parse_ok("[tlsrpt]\nsend_delay = 82800\n").tlsrpt.send_delay, hours(23));
+  EXPECT_EQ(only_problem("[tlsrpt]\nsend_delay = 82801\n"),
+            "test.conf:2: tlsrpt.send_delay: must be at most 23h, not 82801s");
+  EXPECT_EQ(only_problem("[tlsrpt]\nsend_delay = \"1d\"\n"),
+            "test.conf:2: tlsrpt.send_delay: must be at most 23h, not 1d");
+  EXPECT_EQ(only_problem("[tlsrpt]\nsend_delay = \"1500ms\"\n"),
+            "test.conf:2: tlsrpt.send_delay: must be a whole number of seconds");
+  EXPECT_THAT(only_problem("[tlsrpt]\nsend_delay = \"soon\"\n"),
+              StartsWith("test.conf:2: tlsrpt.send_delay: expected a duration"));
+}
+
+TEST(ParseConfig, TlsRptRetryPeriod) {
+  EXPECT_EQ(parse_ok("[tlsrpt]\nretry_period = \"1h\"\n").tlsrpt.retry_period, hours(1));
+  EXPECT_EQ(parse_ok("[tlsrpt]\nretry_period = \"7d\"\n").tlsrpt.retry_period, days(7));
+  EXPECT_EQ(only_problem("[tlsrpt]\nretry_period = \"59m\"\n"),
+            "test.conf:2: tlsrpt.retry_period: must be at least 1h, not 59m");
+  EXPECT_EQ(only_problem("[tlsrpt]\nretry_period = 0\n"),
+            "test.conf:2: tlsrpt.retry_period: must be at least 1h, not 0s");
+  EXPECT_EQ(only_problem("[tlsrpt]\nretry_period = \"169h\"\n"),
+            "test.conf:2: tlsrpt.retry_period: must be at most 7d, not 169h");
+  EXPECT_EQ(only_problem("[tlsrpt]\nretry_period = -1\n"), "test.conf:2: tlsrpt.retry_period: must not be negative");
+}
+
+TEST(ParseConfig, TlsRptDeliveryTimeouts) {
+  const Config c = parse_ok("[tlsrpt]\nmail_timeout = \"30m\"\nhttps_timeout = \"1500ms\"\n");
+  EXPECT_EQ(c.tlsrpt.sender.mail_timeout, minutes(30));
+  EXPECT_EQ(c.tlsrpt.sender.https.timeout, milliseconds(1500));
+  EXPECT_EQ(only_problem("[tlsrpt]\nmail_timeout = \"31m\"\n"),
+            "test.conf:2: tlsrpt.mail_timeout: must be at most 30m, not 31m");
+  EXPECT_EQ(only_problem("[tlsrpt]\nhttps_timeout = 1801\n"),
+            "test.conf:2: tlsrpt.https_timeout: must be at most 30m, not 1801s");
+  EXPECT_THAT(only_problem("[tlsrpt]\nmail_timeout = \"5 min\"\n"),
+              StartsWith("test.conf:2: tlsrpt.mail_timeout: expected a duration"));
+}
+
+TEST(ParseConfig, TlsRptBooleans) {
+  const Config c = parse_ok("[tlsrpt]\nsend_reports = false\nsmtp_require_starttls = true\n");
+  EXPECT_FALSE(c.tlsrpt.send_reports);
+  EXPECT_TRUE(c.tlsrpt.sender.smtp.require_starttls);
+  EXPECT_EQ(only_problem("[tlsrpt]\nsend_reports = \"yes\"\n"),
+            "test.conf:2: tlsrpt.send_reports: expected true or false");
+  EXPECT_EQ(only_problem("[tlsrpt]\nsmtp_require_starttls = 1\n"),
+            "test.conf:2: tlsrpt.smtp_require_starttls: expected true or false");
+}
+
+TEST(ParseConfig, TlsRptMailFrom) {
+  EXPECT_EQ(parse_ok("[tlsrpt]\nmail_from = \"TLS.Reports@Mail.Example.NET\"\n").tlsrpt.sender.mail_from,
+            "TLS.Reports@mail.example.net");  // the local part keeps its case
+  for (const char* from : {"noreply", "@example.net", "a b@example.net", "a@b@example.net", "x@not_a_host",
+                           "x@example.net.", "<x@example.net>", "mailto:x@example.net", "a..b@example.net",
+                           "Reports <x@example.net>"}) {
+    EXPECT_EQ(only_problem(fmt::format("[tlsrpt]\nmail_from = \"{}\"\n", from)),
+              fmt::format("test.conf:2: tlsrpt.mail_from: expected \"\" or a plain address (local@domain, the local "
+                          "part a dot-atom), not \"{}\"",
+                          from))
+        << from;
+  }
+  EXPECT_EQ(only_problem("[tlsrpt]\nmail_from = 1\n"), "test.conf:2: tlsrpt.mail_from: expected a string");
+}
+
+TEST(ParseConfig, TlsRptSenderDefaultsFollowTheSubmitter) {
+  const Config derived = parse_ok("[tlsrpt]\nsubmitter = \"Mail.Example.NET\"\n");
+  EXPECT_EQ(derived.tlsrpt.sender.mail_from, "noreply-smtp-tls-reporting@mail.example.net");
+  EXPECT_EQ(derived.tlsrpt.sender.dkim.domain, "mail.example.net");
+
+  const Config empty_means_derived =
+      parse_ok("[tlsrpt]\nsubmitter = \"mail.example.net\"\nmail_from = \"\"\ndkim_domain = \"\"\n");
+  EXPECT_EQ(empty_means_derived.tlsrpt.sender.mail_from, "noreply-smtp-tls-reporting@mail.example.net");
+  EXPECT_EQ(empty_means_derived.tlsrpt.sender.dkim.domain, "mail.example.net");
+
+  const Config explicit_values = parse_ok(
+      "[tlsrpt]\nsubmitter = \"mail.example.net\"\nmail_from = \"tlsrpt@example.net\"\n"
+      "dkim_domain = \"example.net\"\n");
+  EXPECT_EQ(explicit_values.tlsrpt.sender.mail_from, "tlsrpt@example.net");
+  EXPECT_EQ(explicit_values.tlsrpt.sender.dkim.domain, "example.net");
+
+  const Config no_submitter = parse_ok("[tlsrpt]\ncontact_info = \"tlsrpt@example.net\"\n");
+  EXPECT_EQ(no_submitter.tlsrpt.sender.mail_from, "");
+  EXPECT_EQ(no_submitter.tlsrpt.sender.dkim.domain, "");
+  EXPECT_EQ(default_config("/tmp/o").tlsrpt.sender.mail_from, "");
+}
+
+TEST(ParseConfig, TlsRptMailTransport) {
+  EXPECT_EQ(parse_ok("[tlsrpt]\nmail_transport = \"smtp\"\n").tlsrpt.sender.transport, io::MailTransport::smtp);
+  EXPECT_EQ(parse_ok("[tlsrpt]\nmail_transport = \"sendmail\"\n").tlsrpt.sender.transport,
+            io::MailTransport::sendmail);
+  EXPECT_EQ(only_problem("[tlsrpt]\nmail_transport = \"lmtp\"\n"),
+            "test.conf:2: tlsrpt.mail_transport: expected one of \"smtp\", \"sendmail\", not \"lmtp\"");
+}
+
+TEST(ParseConfig, TlsRptSmtpRelay) {
+  struct Case {
+    const char* text;
+    const char* host;
+    std::uint16_t port;
+  };
+  for (const Case& c : {Case{"Relay.Example.NET:587", "relay.example.net", 587}, Case{"localhost:25", "localhost", 25},
+                        Case{"192.0.2.1:2525", "192.0.2.1", 2525}, Case{"[::1]:25", "::1", 25},
+                        Case{"[2001:DB8::1]:65535", "2001:db8::1", 65535}}) {
+    const io::SmtpRelaySettings relay =
+        parse_ok(fmt::format("[tlsrpt]\nsmtp_relay = \"{}\"\n", c.text)).tlsrpt.sender.smtp;
+    EXPECT_EQ(relay.host, c.host) << c.text;
+    EXPECT_EQ(relay.port, c.port) << c.text;
+  }
+  struct Bad {
+    const char* text;
+    const char* problem;
+  };
+  for (const Bad& b :
+       {Bad{"127.0.0.1", R"(expected "HOST:PORT" or "[IPv6]:PORT")"},
+        Bad{"[::1]25", R"(expected "HOST:PORT" or "[IPv6]:PORT")"},
+        Bad{"::1:25", R"(an IPv6 address needs brackets: "[ADDRESS]:PORT")"},
+        Bad{"[relay.example.net]:25", R"("[relay.example.net]": brackets hold an IPv6 address only)"},
+        Bad{"[127.0.0.1]:25", R"("[127.0.0.1]": brackets hold an IPv6 address only)"},
+        Bad{"relay.example.net:0", R"("0" is not a port number (1-65535))"},
+        Bad{"relay.example.net:65536", R"("65536" is not a port number (1-65535))"},
+        Bad{"relay.example.net:smtp", R"("smtp" is not a port number (1-65535))"},
+        Bad{":25", R"("" is neither a host name nor an IP address)"},
+        Bad{"relay example:25", R"("relay example" is neither a host name nor an IP address)"}}) {
+    EXPECT_EQ(only_problem(fmt::format("[tlsrpt]\nsmtp_relay = \"{}\"\n", b.text)),
+              fmt::format("test.conf:2: tlsrpt.smtp_relay: {}", b.problem))
+        << b.text;
+  }
+  EXPECT_EQ(only_problem("[tlsrpt]\nsmtp_relay = 25\n"), "test.conf:2: tlsrpt.smtp_relay: expected a string");
+}
+
+TEST(ParseConfig, TlsRptSmtpHelo) {
+  EXPECT_EQ(parse_ok("[tlsrpt]\nsmtp_helo = \"mta1.example.net\"\n").tlsrpt.sender.smtp.helo_name, "mta1.example.net");
+  EXPECT_EQ(parse_ok("[tlsrpt]\nsmtp_helo = \"\"\n").tlsrpt.sender.smtp.helo_name, "");
+  for (const char* helo : {"mta 1", "[192.0.2.1]", "mta_1.example.net", "example.net."}) {
+    EXPECT_EQ(only_problem(fmt::format("[tlsrpt]\nsmtp_helo = \"{}\"\n", helo)),
+              fmt::format("test.conf:2: tlsrpt.smtp_helo: expected \"\" or a host name, not \"{}\"", helo))
+        << helo;
+  }
+}
+
+TEST(ParseConfig, TlsRptSenderPaths) {
+  // "" means the system store or no signing; the files are not opened at load time.
+  const Config off = parse_ok("[tlsrpt]\nsmtp_ca_file = \"\"\nhttps_ca_file = \"\"\ndkim_key_file = \"\"\n");
+  EXPECT_EQ(off.tlsrpt.sender.smtp.ca_file, "");
+  EXPECT_EQ(off.tlsrpt.sender.https.ca_file, "");
+  EXPECT_EQ(off.tlsrpt.sender.dkim.key_file, "");
+  for (const char* key : {"smtp_ca_file", "https_ca_file", "dkim_key_file", "sendmail_command"}) {
+    EXPECT_EQ(only_problem(fmt::format("[tlsrpt]\n{} = \"relative/file\"\n", key)),
+              fmt::format("test.conf:2: tlsrpt.{}: expected an absolute path, not \"relative/file\"", key));
+  }
+  EXPECT_EQ(only_problem("[tlsrpt]\nsendmail_command = \"\"\n"),
+            "test.conf:2: tlsrpt.sendmail_command: expected an absolute path, not \"\"");
+}
+
+TEST(ParseConfig, TlsRptDkim) {
+  const Config c = parse_ok(
+      "[tlsrpt]\ndkim_key_file = \"/nonexistent/dkim.key\"\ndkim_selector = \"202604\"\n"
+      "dkim_domain = \"example.net\"\n");
+  EXPECT_EQ(c.tlsrpt.sender.dkim.key_file, "/nonexistent/dkim.key");
+  EXPECT_EQ(c.tlsrpt.sender.dkim.selector, "202604");
+  EXPECT_EQ(c.tlsrpt.sender.dkim.domain, "example.net");
+  EXPECT_EQ(parse_ok("[tlsrpt]\ndkim_selector = \"s1.reports\"\n").tlsrpt.sender.dkim.selector, "s1.reports");
+
+  for (const char* selector : {"tls_rpt", "a..b", "-s1", ".s1", "s1.", "s 1"}) {
+    EXPECT_EQ(only_problem(fmt::format("[tlsrpt]\ndkim_selector = \"{}\"\n", selector)),
+              fmt::format("test.conf:2: tlsrpt.dkim_selector: expected DNS labels (letters, digits, '-', separated by "
+                          "'.'), not \"{}\"",
+                          selector))
+        << selector;
+  }
+  EXPECT_EQ(only_problem("[tlsrpt]\ndkim_domain = \"not a domain\"\n"),
+            "test.conf:2: tlsrpt.dkim_domain: expected \"\" or a domain name, not \"not a domain\"");
+
+  EXPECT_EQ(only_problem("[tlsrpt]\nsubmitter = \"example.net\"\ndkim_key_file = \"/k\"\n"),
+            "test.conf:3: tlsrpt.dkim_key_file: needs tlsrpt.dkim_selector");
+  EXPECT_EQ(only_problem("[tlsrpt]\ndkim_key_file = \"/k\"\ndkim_selector = \"s1\"\n"),
+            "test.conf:2: tlsrpt.dkim_key_file: needs tlsrpt.dkim_domain or tlsrpt.submitter (the signing domain)");
+  // The submitter is the signing domain when dkim_domain is not set.
+  EXPECT_EQ(parse_ok("[tlsrpt]\ndkim_key_file = \"/k\"\ndkim_selector = \"s1\"\nsubmitter = \"example.net\"\n")
+                .tlsrpt.sender.dkim.domain,
+            "example.net");
+  // A selector already reported as invalid is not reported missing as well.
+  EXPECT_THAT(problems("[tlsrpt]\nsubmitter = \"example.net\"\ndkim_key_file = \"/k\"\ndkim_selector = \"a_b\"\n"),
+              ElementsAre(StartsWith("test.conf:4: tlsrpt.dkim_selector: expected DNS labels")));
+}
+
+TEST(ParseConfig, TlsRptUnknownSendingKey) {
+  EXPECT_EQ(only_problem("[tlsrpt]\nsend_report = true\n"),
+            "test.conf:2: unknown key 'tlsrpt.send_report' (did you mean 'tlsrpt.send_reports'?)");
+  EXPECT_EQ(only_problem("[tlsrpt]\nsmtp_port = 25\n"), "test.conf:2: unknown key 'tlsrpt.smtp_port'");
 }
 
 TEST(ParseConfig, ListenerShape) {
