@@ -295,7 +295,7 @@ SCHEDULE_RELAY_ADDRESS = "127.0.7.1"
 SCHEDULE_HTTPS_ADDRESS = "127.0.7.2"
 SCHEDULE_HTTPS_HOST = "reports.rpt-sched.example"
 SCHEDULE_DOMAINS = ("rpt-sched-ok.example", "rpt-sched-retry.example", "rpt-sched-crash.example",
-                    "rpt-sched-fail.example")
+                    "rpt-sched-fail.example", "rpt-sched-hold.example", "rpt-sched-wait.example")
 
 
 def schedule_tlsrpt_record(domain: str) -> str:

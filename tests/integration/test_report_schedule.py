@@ -14,9 +14,10 @@
   python3-dkim on the same fake clock (dkimpy refuses a signing time more than 10 h ahead of its
   own clock, and the fake midnight may be up to a day ahead).
 
-One fake day for the module: two daemons count their sessions before its end (one for the crash
-test, whose stalled attempts hold its mail worker), and each test owns one report domain
-(scenarios.SCHEDULE_DOMAINS), so the tests read their own entries and receiver records.
+One fake day for the module: three daemons count their sessions before its end (the crash test and
+the lease test have their own, as their stalled attempts hold the mail worker), and each test owns
+its report domains (scenarios.SCHEDULE_DOMAINS), so the tests read their own entries and receiver
+records. The lease test comes last: its clock jump passes the other tests' retry times and leases.
 The message format itself (MIME, DKIM headers, https request) is test_report_delivery.py's."""
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import email.policy
 import gzip
 import json
 import os
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,8 +53,13 @@ FIRST_RETRY_DELAY = 300  # core/outbox_entry.hpp kFirstRetryDelay
 LEAD_TIME = 60          # the fake clock starts this long before midnight: time to count the sessions
 WAIT = 30               # seconds any awaited event may take
 
-OK, RETRY, CRASH, FAIL = sc.SCHEDULE_DOMAINS
-SESSIONS = {OK: (7, 3), RETRY: (4, 1), CRASH: (2, 2), FAIL: (5, 0)}  # (successful, failed)
+OK, RETRY, CRASH, FAIL, HOLD, BEHIND = sc.SCHEDULE_DOMAINS
+# (successful, failed) sessions per domain
+SESSIONS = {OK: (7, 3), RETRY: (4, 1), CRASH: (2, 2), FAIL: (5, 0), HOLD: (1, 0), BEHIND: (0, 1)}
+# Timeouts of the daemons whose attempts stall: their claims' lease (timeout + 30 s,
+# daemon/report_dispatch.hpp kClaimMargin) outlasts every jump but the lease test's.
+STALL_TIMEOUT = 15 * 60
+LEASE = STALL_TIMEOUT + 30
 
 
 def mailbox(domain: str) -> str:
@@ -162,6 +169,7 @@ class FakeDay:
     midnight: float     # its end: 00:00:00 UTC of the next day, unix seconds
     main: Mtastsd       # counts OK, RETRY and FAIL
     crash: Mtastsd      # counts CRASH
+    queue: Mtastsd      # counts HOLD and BEHIND
 
 
 def sending_config(receivers: Receivers, ca_file: Path, timeout: str) -> dict:
@@ -198,19 +206,21 @@ def fake_day(rig, receivers, start_mtastsd, tmp_path_factory):
     clock = FakeClock(tmp_path_factory.mktemp("fake-clock") / "offset")
     clock.jump_to(midnight - LEAD_TIME)
     day = day_of(midnight - 1)
-    # The crash test's attempts stall until the daemon is killed: its timeouts (and so its claims'
-    # lease, timeout + 30 s) must outlast the retry test's jump of five minutes.
     main = start_mtastsd(sending_config(receivers, rig.ca_file, "30s"), name="sched-main", env=clock.env())
-    crash = start_mtastsd(sending_config(receivers, rig.ca_file, "15m"), name="sched-crash", env=clock.env())
+    crash = start_mtastsd(sending_config(receivers, rig.ca_file, f"{STALL_TIMEOUT}s"), name="sched-crash",
+                          env=clock.env())
+    queue = start_mtastsd(sending_config(receivers, rig.ca_file, f"{STALL_TIMEOUT}s"), name="sched-queue",
+                          env=clock.env())
     receivers.set_rules(RETRY, relay={"RCPT": "451 4.3.0 Try again later"}, https=503)
     receivers.set_rules(FAIL, relay={"RCPT": "550 5.1.1 No such user"}, https=404)
     receivers.set_rules(CRASH, relay={"DATA": "stall"}, https="hang")
-    for domain in (OK, RETRY, FAIL):
-        count_sessions(main, day, domain)
-    count_sessions(crash, day, CRASH)
+    receivers.set_rules(HOLD, relay={"DATA": "stall"}, https=503)
+    for mtastsd, domains in ((main, (OK, RETRY, FAIL)), (crash, (CRASH,)), (queue, (HOLD, BEHIND))):
+        for domain in domains:
+            count_sessions(mtastsd, day, domain)
     assert clock.now() < midnight, "counting took longer than LEAD_TIME"
     clock.jump_to(midnight + PLAN_SETTLE)
-    return FakeDay(clock, day, midnight, main, crash)
+    return FakeDay(clock, day, midnight, main, crash, queue)
 
 
 # ---- reading the queue and the reports --------------------------------------------------------------
@@ -312,8 +322,8 @@ def test_after_midnight_the_reports_go_out_by_themselves(fake_day, receivers):
 # ---- 2. a temporary failure is retried after the back-off ------------------------------------------
 
 def test_temporary_failures_are_retried_after_five_minutes(fake_day, receivers):
-    entries = wait_for_status(fake_day.main, fake_day.day, RETRY, lambda e: e["state"] == "queued" and e["attempts"] == 1,
-                              "tried once")
+    entries = wait_for_status(fake_day.main, fake_day.day, RETRY,
+                              lambda e: e["state"] == "queued" and e["attempts"] == 1, "tried once")
     for e in entries.values():
         assert e["state"] == "queued" and e["last_result"].startswith("temporary"), e
         delay = utc(e["next_attempt"]) - utc(e["first_attempt"])
@@ -360,6 +370,7 @@ def test_an_attempt_cut_off_by_kill9_is_taken_over_at_restart_and_sent_once(fake
     for rua, e in entries.items():
         assert e["attempts"] == 2 and e["report_id"] == report_id, e
         # Taken over because the claimant is dead, not because its lease ran out.
+        assert utc(sending[rua]["next_attempt"]) == utc(e["first_attempt"]) + LEASE, sending[rua]
         assert utc(e["finished"]) < utc(sending[rua]["next_attempt"]), (e, sending[rua])
     [mail] = receivers.accepted_mails(CRASH)
     assert mail_report(mail)[1] == mail_report(stalled_mail)[1]
@@ -420,3 +431,38 @@ def test_report_send_refuses_a_day_not_over_and_finds_nothing_on_a_day_without_c
     empty = fake_day.main.ctl("report", "send", "--day", empty_day)
     assert empty.returncode == 1 and f"no sessions counted on {empty_day}" in empty.stderr, empty
     assert fake_day.main.ctl_json("report", "status", "--day", empty_day) == []
+
+
+# ---- 6. attempts in flight: a lease running out, a stop ----------------------------------------------
+
+def test_attempts_in_flight_are_not_claimed_twice_and_a_stop_waits_for_them(fake_day, receivers):
+    """One e-mail is held at DATA, the next one waits for the daemon's only mail worker; then the
+    wall clock steps past both claims' lease (as after a suspended VM resumes). The daemon still
+    runs both attempts: it must not start second ones beside them. Then SIGTERM: the daemon waits
+    for both (within its drain deadline), records them delivered, and exits cleanly."""
+    mtastsd = fake_day.queue
+    wait_until(lambda: receivers.mails(HOLD), WAIT, "the first e-mail to be held")
+    hold = wait_for_status(mtastsd, fake_day.day, HOLD, lambda e: e["state"] in ("sending", "queued"), "tried")
+    assert hold[mail_rua(HOLD)]["state"] == "sending" and hold[https_rua(HOLD)]["state"] == "queued", hold
+    waiting = status(mtastsd, fake_day.day, BEHIND)[mail_rua(BEHIND)]
+    assert waiting["state"] == "sending" and waiting["attempts"] == 1, waiting
+    assert receivers.mails(BEHIND) == [], "the second e-mail waits behind the first"
+
+    # The step makes HOLD's refused upload due again: the scan that claims it also weighs both
+    # e-mails' expired claims.
+    receivers.set_rules(HOLD, relay={"DATA": "stall"})
+    fake_day.clock.jump_to(utc(waiting["next_attempt"]) + 60)
+    wait_until(lambda: status(mtastsd, fake_day.day, HOLD)[https_rua(HOLD)]["state"] == "delivered", WAIT,
+               "the upload retried after the step")
+    for domain in (HOLD, BEHIND):
+        e = status(mtastsd, fake_day.day, domain)[mail_rua(domain)]
+        assert e["state"] == "sending" and e["attempts"] == 1, e
+
+    os.kill(mtastsd.process.pid, signal.SIGTERM)
+    wait_until(lambda: "stopping (draining" in mtastsd.log(), WAIT, "the daemon to start draining")
+    receivers.set_rules(HOLD)
+    assert mtastsd.stop() == 0, mtastsd.log()[-3000:]
+    for domain in (HOLD, BEHIND):
+        e = status(mtastsd, fake_day.day, domain)[mail_rua(domain)]
+        assert e["state"] == "delivered" and e["attempts"] == 1, e
+        assert len(receivers.accepted_mails(domain)) == 1

@@ -16,8 +16,9 @@ Anything else is accepted with "250 2.0.0 Ok: queued as N".
 A rules file (config "rules") changes the answers for given recipients while the relay runs, for a
 sender whose rua address cannot change (tests/integration/test_report_schedule.py). It is read at
 every RCPT and DATA; missing, it changes nothing. JSON: {"<recipient>": {"RCPT": R, "DATA": R}},
-recipient in lower case, R a reply line ("451 4.3.0 Try again later") or "stall": at RCPT, never
-answer; at DATA, take the message, record it with "stalled": true, and never answer.
+recipient in lower case, R a reply line ("451 4.3.0 Try again later") or "stall": hold the reply
+for as long as the rule stays (at DATA, after recording the message with "stalled": true), then
+answer as the rules say by then.
 
 Each accepted message is appended to the record file as one JSON line, flushed at once:
   {"from": ..., "to": [...], "tls": bool, "content": "<the DATA, dot-unstuffed, latin-1>"}"""
@@ -38,6 +39,7 @@ def local_part(address):
 
 
 STALL = "stall"
+STALL_POLL = 0.05  # seconds between looks at the rules file while a reply is held
 
 
 class Relay:
@@ -55,6 +57,13 @@ class Relay:
         with open(self.rules_path, encoding="utf-8") as f:
             return json.load(f).get(recipient.lower(), {}).get(stage)
 
+    async def held(self, recipient, stage):
+        """The rule for this recipient and stage, once it is no longer STALL (the client waits;
+        aiosmtpd cancels this when the connection goes)."""
+        while (ruled := self.rule(recipient, stage)) == STALL:
+            await asyncio.sleep(STALL_POLL)
+        return ruled
+
     def write(self, envelope, session, **extra):
         self.record.write(json.dumps({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
                                       "tls": session.ssl is not None,
@@ -69,9 +78,7 @@ class Relay:
         return "250 2.1.0 Ok"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        ruled = self.rule(address, "RCPT")
-        if ruled == STALL:
-            await asyncio.Event().wait()  # until the connection or the process ends
+        ruled = await self.held(address, "RCPT")
         if ruled:
             return ruled
         if local_part(address) == "reject":
@@ -85,12 +92,13 @@ class Relay:
         if any(local_part(rcpt) == "reject-content" for rcpt in envelope.rcpt_tos):
             return "554 5.6.0 Message content rejected"
         for rcpt in envelope.rcpt_tos:
-            ruled = self.rule(rcpt, "DATA")
-            if ruled == STALL:
+            if self.rule(rcpt, "DATA") == STALL:
                 self.write(envelope, session, stalled=True)
-                await asyncio.Event().wait()
+            ruled = await self.held(rcpt, "DATA")
             if ruled:
                 return ruled
+        if server.transport is None or server.transport.is_closing():
+            return "421 4.4.2 The client is gone"  # left while the reply was held: nothing accepted
         self.accepted += 1
         self.write(envelope, session)
         return "250 2.0.0 Ok: queued as %d" % self.accepted
