@@ -9,7 +9,8 @@ The path decides the answer:
   /hang               read the request, never answer
   anything else       200
 unless the rules file (config "rules"; read at every request, missing = no rules) names the path:
-{"<path>": NNN or "hang"}, so that a test changes the answer of a path the sender cannot change.
+{"<path>": NNN or "hang"}, so that a test changes the answer of a path the sender cannot change;
+a rule's "hang" holds the answer while the rule stays, then answers as the rules say by then.
 Every request is appended to the record file as one JSON line, flushed at once, before it is
 answered: {"method", "path", "port", "headers": {lowercase name: value}, "body": base64,
 "answer": NNN or "hang"}."""
@@ -20,9 +21,11 @@ import os
 import ssl
 import sys
 import threading
+import time
 
 MAX_BODY = 4 << 20
 HANG = "hang"
+HOLD_POLL = 0.05  # seconds between looks at the rules file while a rule holds the answer
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -38,8 +41,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.server.record({"method": "POST", "path": self.path, "port": self.server.server_address[1],
                             "headers": {k.lower(): v for k, v in self.headers.items()},
                             "body": base64.b64encode(body).decode(), "answer": answer})
-        if answer == HANG:
-            threading.Event().wait()  # until the process ends
+        if answer == HANG and self.server.ruled(self.path) is None:
+            threading.Event().wait()  # /hang: until the process ends
+        while answer == HANG:
+            time.sleep(HOLD_POLL)
+            answer = self.server.answer(self.path)
         self.send_response(answer)
         self.send_header("Content-Length", "0")
         self.send_header("Connection", "close")
@@ -59,13 +65,18 @@ class Server(http.server.ThreadingHTTPServer):
         self.lock = lock
         self.rules_path = rules_path
 
+    def ruled(self, path):
+        """The rules file's answer for `path`, or None."""
+        if not self.rules_path or not os.path.exists(self.rules_path):
+            return None
+        with open(self.rules_path, encoding="utf-8") as f:
+            return json.load(f).get(path)
+
     def answer(self, path):
         """The status (or HANG) for a request to `path`: the rules file's, else the path's own."""
-        if self.rules_path and os.path.exists(self.rules_path):
-            with open(self.rules_path, encoding="utf-8") as f:
-                ruled = json.load(f).get(path)
-            if ruled is not None:
-                return ruled
+        ruled = self.ruled(path)
+        if ruled is not None:
+            return ruled
         if path == "/hang":
             return HANG
         parts = path.split("/")
