@@ -17,8 +17,8 @@
 
 namespace mtastsd::daemon {
 
-// Our margin over the longest attempt (mail_timeout or https_timeout): the time a claim
-// holds before another sender may take an entry whose claimant is still alive.
+// Our margin over the longest attempt (mail_timeout or https_timeout, see claim_rules): the
+// time a claim holds before another sender may take an entry whose claimant is still alive.
 inline constexpr std::chrono::seconds kClaimMargin{30};
 // Report tokens (RFC 8460 sec. 5.1 unique-id, 1*32 ALPHA / DIGIT): 16 random letters
 // and digits, 95 bits, unique without coordination.

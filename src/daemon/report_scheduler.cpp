@@ -68,8 +68,8 @@ void ReportScheduler::plan() {
 
 void ReportScheduler::send_due(util::TimePoint now) {
   next_scan_ = std::chrono::steady_clock::now() + kRescan;
-  auto claims =
-      outbox_.claim_due(now, claim_rules(config_.tlsrpt, kMaxInFlight), kMaxInFlight - in_flight_.size(), {}, in_flight_);
+  const core::ClaimRules rules = claim_rules(config_.tlsrpt, kMaxInFlight);
+  auto claims = outbox_.claim_due(now, rules, kMaxInFlight - in_flight_.size(), {}, in_flight_);
   if (!claims) {
     spdlog::warn("TLS-RPT: reading the report queue failed: {}", claims.error().detail);
     return;

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The SMTP relay that report e-mails are handed to in tests/integration/test_report_delivery.py
-and test_report_schedule.py, built on Debian's python3-aiosmtpd; run it with /usr/bin/python3. Unlike rig/smtp_receiver.py it
-keeps every accepted message whole, and it refuses on request, so that each SMTP stage's refusal
-can be tested. Usage: report_smtp_receiver.py CONFIG.json; the configuration names the listen
+and test_report_schedule.py, built on Debian's python3-aiosmtpd; run it with /usr/bin/python3.
+Unlike rig/smtp_receiver.py it keeps every accepted message whole, and it refuses on request, so
+that each SMTP stage's refusal can be tested. Usage: report_smtp_receiver.py CONFIG.json; the configuration names the listen
 address and port, the greeting host name, the record file, optionally a certificate and key
 (then STARTTLS is offered) and optionally a rules file.
 
