@@ -99,7 +99,6 @@ def write_json(path: Path, value) -> None:
 
 @dataclass
 class Receivers:
-    dir: Path
     relay_record: Path
     relay_rules: Path
     https_record: Path
@@ -122,7 +121,8 @@ class Receivers:
         write_json(self.https_rules, https_rules)
 
     def mails(self, domain: str) -> list[dict]:
-        """Messages the relay took for the domain's mailbox: accepted, or stalled ("stalled": true)."""
+        """Messages the relay took for the domain's mailbox: accepted, and held ("stalled": true,
+        recorded when the hold began)."""
         return [r for r in records(self.relay_record) if mailbox(domain) in r["to"]]
 
     def accepted_mails(self, domain: str) -> list[dict]:
@@ -140,7 +140,7 @@ def receivers(rig, tmp_path_factory):
     directory = tmp_path_factory.mktemp("report-schedule")
     cert, key = rig.ca.issue("report-schedule-https", [sc.SCHEDULE_HTTPS_HOST])
     key_file, key_record = dkim_key(directory)
-    r = Receivers(directory, directory / "relay.jsonl", directory / "relay-rules.json", directory / "https.jsonl",
+    r = Receivers(directory / "relay.jsonl", directory / "relay-rules.json", directory / "https.jsonl",
                   directory / "https-rules.json", key_file, key_record)
     write_json(r.relay_rules, {})
     write_json(r.https_rules, {})
@@ -198,7 +198,7 @@ def count_sessions(mtastsd: Mtastsd, day: str, domain: str) -> None:
 
 @pytest.fixture(scope="module")
 def fake_day(rig, receivers, start_mtastsd, tmp_path_factory):
-    """Both daemons count their sessions before a fake midnight; then the clock jumps to when the
+    """The three daemons count their sessions before a fake midnight; then the clock jumps to when the
     day is planned. The receivers' first answers are set before the jump."""
     # The next midnight at least LEAD_TIME ahead: the fake clock never runs behind the real one (the
     # test CA's certificate is valid from the rig's start on).
