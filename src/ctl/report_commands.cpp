@@ -20,8 +20,9 @@ namespace mtastsd::ctl {
 namespace {
 
 constexpr int kOk = 0, kNotFound = 1, kError = 2;
-// Enough for every delivery of one day (kMaxDeliveriesPerDomainDay per domain) in a few rounds.
-constexpr std::size_t kClaimBatch = 1000;
+// Attempts run one after another here: each is claimed just before it starts, so that its
+// lease (daemon::claim_rules) covers it and not the wait for the ones before it.
+constexpr std::size_t kClaimBatch = 1;
 
 std::optional<core::UtcDay> parse_day(const std::string& text) {
   auto day = core::UtcDay::parse(text);
@@ -129,7 +130,7 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
   std::size_t busy = 0, skipped = 0;
   auto run = [&]() -> asio::awaitable<void> {
     for (;;) {
-      auto claims = outbox->claim_due(util::system_now(), daemon::claim_rules(t), kClaimBatch, filter);
+      auto claims = outbox->claim_due(util::system_now(), daemon::claim_rules(t, kClaimBatch), kClaimBatch, filter);
       if (!claims) {
         std::cerr << "mtastsctl: " << claims.error().detail << "\n";
         status = kError;

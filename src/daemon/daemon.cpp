@@ -240,6 +240,7 @@ int run_daemon(const Config& config) {
 
   asio::signal_set signals(io, SIGTERM, SIGINT);
   asio::steady_timer drain_timer(io);
+  std::function<void()> drain;  // set by the signal handler; lives on after it, for the drain timer
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
     spdlog::info("signal {}: stopping (draining for at most {} ms)", signo, drain_deadline(config).count());
@@ -249,7 +250,7 @@ int run_daemon(const Config& config) {
     if (scheduler) scheduler->stop();
     // Wait until open connections have written their replies or the deadline passes.
     const auto deadline = std::chrono::steady_clock::now() + drain_deadline(config);
-    std::function<void()> poll = [&, deadline] {
+    drain = [&, deadline] {
       // Report deliveries in flight are waited for too, so their results are recorded
       // (one cut off is sent again at the next start, with the same report-id).
       const bool idle = server.connections() == 0 && (!scheduler || scheduler->in_flight() == 0);
@@ -261,9 +262,9 @@ int run_daemon(const Config& config) {
         return;
       }
       drain_timer.expires_after(std::chrono::milliseconds(20));
-      drain_timer.async_wait([&](boost::system::error_code) { poll(); });
+      drain_timer.async_wait([&](boost::system::error_code) { drain(); });
     };
-    poll();
+    drain();
   });
 
   server.start();

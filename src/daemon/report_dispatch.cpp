@@ -33,8 +33,9 @@ io::DeliveryPlanner make_planner(const TlsRptSettings& t, util::NowFn now, std::
   };
 }
 
-core::ClaimRules claim_rules(const TlsRptSettings& t) {
-  const auto longest = std::max(t.sender.mail_timeout, t.sender.https.timeout);
+core::ClaimRules claim_rules(const TlsRptSettings& t, std::size_t attempts_at_once) {
+  const auto mail_queue = t.sender.mail_timeout * static_cast<std::int64_t>(std::max<std::size_t>(attempts_at_once, 1));
+  const auto longest = std::max(mail_queue, t.sender.https.timeout);
   return core::ClaimRules{
       .retry_period = t.retry_period,
       .lease = std::chrono::duration_cast<std::chrono::seconds>(longest) + kClaimMargin,

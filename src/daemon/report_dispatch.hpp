@@ -6,6 +6,7 @@
 // report recorded as accepted must stay so even across a power loss).
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <boost/asio/awaitable.hpp>
 #include "daemon/config.hpp"
@@ -16,8 +17,8 @@
 
 namespace mtastsd::daemon {
 
-// Our margin over the longest attempt (mail_timeout or https_timeout): the time a claim
-// holds before another sender may take an entry whose claimant is still alive.
+// Our margin over the longest attempt (mail_timeout or https_timeout, see claim_rules): the
+// time a claim holds before another sender may take an entry whose claimant is still alive.
 inline constexpr std::chrono::seconds kClaimMargin{30};
 // Report tokens (RFC 8460 sec. 5.1 unique-id, 1*32 ALPHA / DIGIT): 16 random letters
 // and digits, 95 bits, unique without coordination.
@@ -31,8 +32,11 @@ bool has_report_origin(const TlsRptSettings& t);
 io::DeliveryPlanner make_planner(const TlsRptSettings& t, util::NowFn now,
                                  std::optional<util::TimePoint> send_at = std::nullopt);
 
-// The claim rules of this process.
-core::ClaimRules claim_rules(const TlsRptSettings& t);
+// The claim rules of this process, which runs up to `attempts_at_once` attempts at once.
+// E-mails go one at a time (io/report_sender), so a claimed one may wait for the others
+// before its own attempt starts: the lease covers that wait, or another process could take
+// over an entry we are about to send (claimant alive, lease over) and send it twice.
+core::ClaimRules claim_rules(const TlsRptSettings& t, std::size_t attempts_at_once);
 
 // One attempt to send a claimed entry, its result recorded and synced. Logs the outcome.
 // Returns the entry as recorded.

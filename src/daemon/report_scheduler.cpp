@@ -40,7 +40,7 @@ void ReportScheduler::tick() {
     next_plan_ = steady + kPlanInterval;
     plan();
   }
-  if (in_flight_ < kMaxInFlight && (steady >= next_scan_ || (next_attention_ && now >= *next_attention_)))
+  if (in_flight_.size() < kMaxInFlight && (steady >= next_scan_ || (next_attention_ && now >= *next_attention_)))
     send_due(now);
   timer_.expires_after(kTick);
   timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
@@ -68,7 +68,8 @@ void ReportScheduler::plan() {
 
 void ReportScheduler::send_due(util::TimePoint now) {
   next_scan_ = std::chrono::steady_clock::now() + kRescan;
-  auto claims = outbox_.claim_due(now, claim_rules(config_.tlsrpt), kMaxInFlight - in_flight_);
+  const core::ClaimRules rules = claim_rules(config_.tlsrpt, kMaxInFlight);
+  auto claims = outbox_.claim_due(now, rules, kMaxInFlight - in_flight_.size(), {}, in_flight_);
   if (!claims) {
     spdlog::warn("TLS-RPT: reading the report queue failed: {}", claims.error().detail);
     return;
@@ -80,11 +81,12 @@ void ReportScheduler::send_due(util::TimePoint now) {
     spdlog::error("TLS-RPT report {} given up after {} attempt(s): {}", describe(stored), stored.entry.attempts,
                   stored.entry.last_result);
   for (io::StoredEntry& stored : claims->claimed) {
-    ++in_flight_;
+    std::string key = core::encode_outbox_key(stored.key);
+    in_flight_.insert(key);
     asio::co_spawn(ex_, deliver(sender_, outbox_, env_, std::move(stored), config_.tlsrpt.retry_period, now_),
-                   [this, alive = alive_](std::exception_ptr error, const io::StoredEntry&) {
+                   [this, alive = alive_, key = std::move(key)](std::exception_ptr error, const io::StoredEntry&) {
                      if (!*alive) return;
-                     --in_flight_;
+                     in_flight_.erase(key);
                      next_scan_ = {};  // a retry time or a free slot: look again
                      if (error) {
                        try {

@@ -42,7 +42,7 @@ class ReportScheduler {
   void stop();
   // Deletes the deliveries of days past tlsrpt.retention_days (with their counts).
   void prune();
-  std::size_t in_flight() const { return in_flight_; }
+  std::size_t in_flight() const { return in_flight_.size(); }
 
  private:
   void tick();
@@ -57,7 +57,7 @@ class ReportScheduler {
   util::NowFn now_;
   boost::asio::steady_timer timer_;
   bool stopped_ = false;
-  std::size_t in_flight_ = 0;
+  std::set<std::string> in_flight_;  // encoded keys of our attempts still running: never claimed twice
   std::optional<core::UtcDay> planned_before_;  // the `before` of the last plan() run
   std::chrono::steady_clock::time_point next_plan_{};
   std::chrono::steady_clock::time_point next_scan_{};

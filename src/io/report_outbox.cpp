@@ -151,7 +151,8 @@ std::expected<PlanReport, StoreError> ReportOutbox::plan(core::UtcDay before, co
 }
 
 std::expected<ClaimReport, StoreError> ReportOutbox::claim_due(util::TimePoint now, const core::ClaimRules& rules,
-                                                               std::size_t max, const OutboxFilter& filter) {
+                                                               std::size_t max, const OutboxFilter& filter,
+                                                               const std::set<std::string>& in_flight) {
   constexpr std::string_view what = "claim TLS-RPT deliveries";
   auto txn = impl_->begin_write(what);
   if (!txn) return std::unexpected(txn.error());
@@ -161,6 +162,7 @@ std::expected<ClaimReport, StoreError> ReportOutbox::claim_due(util::TimePoint n
   ClaimReport report;
   for (StoredEntry& stored : *entries) {
     if (filter.domain && stored.key.day.report_domain != *filter.domain) continue;
+    if (in_flight.contains(core::encode_outbox_key(stored.key))) continue;  // its end makes the caller look again
     if (report.claimed.size() == max) {
       if (auto next = core::next_attention(stored.entry))
         report.next_attention = std::min(report.next_attention.value_or(*next), *next);

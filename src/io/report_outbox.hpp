@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 #include "core/outbox_entry.hpp"
@@ -61,8 +62,12 @@ class ReportOutbox {
                                              const OutboxFilter& filter = {});
 
   // Claims up to `max` due entries matching `filter` (core::claim), in one write transaction.
+  // Entries whose encoded key (core::encode_outbox_key) is in `in_flight`, the caller's own
+  // attempts still running, are left alone whatever their lease says: an attempt waiting for
+  // the mail worker, or a wall clock step, must not start a second attempt beside the first.
   std::expected<ClaimReport, StoreError> claim_due(util::TimePoint now, const core::ClaimRules& rules, std::size_t max,
-                                                   const OutboxFilter& filter = {});
+                                                   const OutboxFilter& filter = {},
+                                                   const std::set<std::string>& in_flight = {});
 
   // Stores an entry as it is now (after core::record_attempt).
   std::expected<void, StoreError> record(const StoredEntry& stored);

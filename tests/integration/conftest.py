@@ -93,11 +93,12 @@ def rig(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def start_mtastsd(rig, tmp_path_factory):
-    """Factory: start_mtastsd(overrides) -> a running Mtastsd, stopped at the end of the module."""
+    """Factory: start_mtastsd(overrides) -> a running Mtastsd, stopped at the end of the module.
+    env: extra environment for it and its mtastsctl calls (rig/mtastsd.Mtastsd)."""
     started = []
 
-    def start(overrides=None, name="mtastsd", tcp=None):
-        instance = Mtastsd(rig, tmp_path_factory.mktemp(name), overrides, tcp)
+    def start(overrides=None, name="mtastsd", tcp=None, env=None):
+        instance = Mtastsd(rig, tmp_path_factory.mktemp(name), overrides, tcp, env)
         Mtastsd.running.append(instance)
         started.append(instance)
         return instance.start()

@@ -323,5 +323,25 @@ SCENARIOS += [
 ]
 # --- end of TLS-RPT end to end ---
 
+# --- TLS-RPT report schedule (test_report_schedule.py) ---
+# Report domains whose TLSRPT record names a mailbox (handed to the test's SMTP relay, whatever the
+# mailbox's domain) and an https endpoint (the test's HTTPS receiver, one path per domain).
+# One domain per test, so that each test's reports and receiver rules are its own.
+SCHEDULE_RELAY_ADDRESS = "127.0.7.1"
+SCHEDULE_HTTPS_ADDRESS = "127.0.7.2"
+SCHEDULE_HTTPS_HOST = "reports.rpt-sched.example"
+SCHEDULE_DOMAINS = ("rpt-sched-ok.example", "rpt-sched-retry.example", "rpt-sched-crash.example",
+                    "rpt-sched-fail.example", "rpt-sched-hold.example", "rpt-sched-wait.example")
+
+
+def schedule_tlsrpt_record(domain: str) -> str:
+    return f"v=TLSRPTv1; rua=mailto:tlsrpt@{domain},https://{SCHEDULE_HTTPS_HOST}/{domain}"
+
+
+SCENARIOS += [Scenario(d, records=((f"_smtp._tls.{d}", "TXT", f'"{schedule_tlsrpt_record(d)}"'),))
+              for d in SCHEDULE_DOMAINS]
+SCENARIOS += [Scenario("rpt-sched.example", records=((SCHEDULE_HTTPS_HOST, "A", SCHEDULE_HTTPS_ADDRESS),))]
+# --- end of TLS-RPT report schedule ---
+
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"

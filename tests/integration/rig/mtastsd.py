@@ -73,9 +73,13 @@ class Mtastsd:
 
     running: list["Mtastsd"] = []  # instances of the current module, for failure reports
 
-    def __init__(self, rig, directory: Path, overrides: Optional[dict] = None, tcp: Optional[str] = None):
-        """tcp: also listen on this loopback "address:port" (the unix socket is always there)."""
+    def __init__(self, rig, directory: Path, overrides: Optional[dict] = None, tcp: Optional[str] = None,
+                 env: Optional[dict[str, str]] = None):
+        """tcp: also listen on this loopback "address:port" (the unix socket is always there).
+        env: variables added to the environment of mtastsd and of every mtastsctl call, e.g. a fake
+        clock's (rig/fake_clock.py), so that both see the same "now"."""
         self.rig = rig
+        self.env = {**os.environ, **env} if env else None
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.socket = self.dir / "socketmap.sock"
@@ -107,7 +111,7 @@ class Mtastsd:
     def start(self) -> "Mtastsd":
         self.starts += 1
         self.process = Daemon("mtastsd", [self.daemon_bin, "-c", str(self.config_file)],
-                              self.dir / f"mtastsd.{self.starts}.log").start()
+                              self.dir / f"mtastsd.{self.starts}.log", env=self.env).start()
         self.process.wait_ready(lambda: unix_accepts(self.socket) and self._tcp_ready(), timeout=20)
         return self
 
@@ -148,7 +152,7 @@ class Mtastsd:
     # ---- mtastsctl ----
     def ctl(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
         return subprocess.run([self.ctl_bin, "-c", str(self.config_file), *args], capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, env=self.env)
 
     def ctl_json(self, *args: str, expect_rc: int | tuple = 0, timeout: float = 30.0) -> Any:
         result = self.ctl(*args, "--json", timeout=timeout)

@@ -1,7 +1,8 @@
 // The TLS-RPT delivery queue on a temporary LMDB environment: planning from the counts
 // (once per day and domain, only finished days, a refusing planner leaves it unplanned),
-// claims that keep another claimant off, filters that do not mix up domains
-// sharing a prefix, make_due, listing, pruning, and persistence across a reopen.
+// claims that keep another claimant off and never take an attempt still in flight, filters
+// that do not mix up domains sharing a prefix, make_due, listing, pruning, and persistence
+// across a reopen.
 #include "io/report_outbox.hpp"
 
 #include <gtest/gtest.h>
@@ -162,6 +163,29 @@ TEST_F(ReportOutboxTest, ClaimsKeepOtherClaimantsOffAndResultsPersist) {
   EXPECT_EQ(entries[0].entry.state, core::OutboxState::delivered);
   EXPECT_EQ(entries[0].entry.last_result, "250 ok");
   EXPECT_EQ(entries[1].entry.state, core::OutboxState::sending);
+}
+
+TEST_F(ReportOutboxTest, AnAttemptInFlightIsNotClaimedAgainWhenItsLeaseRunsOut) {
+  ASSERT_TRUE(outbox_->plan(kDay2, planner()).has_value());
+  auto first = outbox_->claim_due(kNow, rules(1), 1);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->claimed.size(), 1u);
+  const std::string running = core::encode_outbox_key(first->claimed[0].key);
+
+  // Past the lease (an attempt waiting behind others, or a clock step): the claimant's own
+  // attempt still runs, so it is skipped, and does not set the next attention either.
+  auto later = outbox_->claim_due(kNow + 1h, rules(1), 10, {}, {running});
+  ASSERT_TRUE(later.has_value());
+  ASSERT_EQ(later->claimed.size(), 3u);
+  for (const auto& c : later->claimed) EXPECT_NE(core::encode_outbox_key(c.key), running);
+  EXPECT_EQ(later->next_attention, std::nullopt);
+  EXPECT_EQ(all()[0].entry.attempts, 1u);
+
+  // Once it is no longer in flight (its result could not be stored), the lease rule applies.
+  auto after = outbox_->claim_due(kNow + 2h, rules(1), 10);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->claimed.size(), 4u);
+  EXPECT_EQ(after->claimed[0].entry.attempts, 2u);
 }
 
 TEST_F(ReportOutboxTest, MakeDueSelectsByFilterAndResendsOnlyWhenAsked) {
