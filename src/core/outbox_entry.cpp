@@ -164,6 +164,16 @@ std::expected<std::vector<OutboxEntry>, ReportFailure> plan_deliveries(const Rep
   return entries;
 }
 
+namespace {
+void take(OutboxEntry& entry, util::TimePoint now, const ClaimRules& rules) {
+  entry.state = OutboxState::sending;
+  ++entry.attempts;
+  if (!entry.first_attempt) entry.first_attempt = now;
+  entry.claimed_by = rules.claimant;
+  entry.lease_until = now + rules.lease;
+}
+}  // namespace
+
 ClaimOutcome claim(OutboxEntry& entry, util::TimePoint now, const ClaimRules& rules) {
   switch (entry.state) {
     case OutboxState::delivered:
@@ -171,14 +181,17 @@ ClaimOutcome claim(OutboxEntry& entry, util::TimePoint now, const ClaimRules& ru
       return ClaimOutcome::finished;
     case OutboxState::queued:
       if (entry.next_attempt > now) return ClaimOutcome::not_due;
-      break;
+      take(entry, now, rules);
+      return ClaimOutcome::claimed;
     case OutboxState::sending: {
       const bool claimant_alive = rules.alive ? rules.alive(entry.claimed_by) : true;
       if (claimant_alive && now < entry.lease_until) return ClaimOutcome::not_due;
       // The claimant died (or hung past its lease) in the middle of an attempt: the
       // report may or may not have been accepted. Sending it again with the same
       // report-id is the lesser evil than losing it (the receiver can drop the copy).
-      entry.last_result = "temporary failure: the attempt was interrupted (the sender stopped); outcome unknown";
+      entry.last_result = fmt::format(
+          "temporary failure: the attempt by process {} was interrupted (the sender stopped); outcome unknown",
+          entry.claimed_by);
       const util::TimePoint first = entry.first_attempt.value_or(now);
       if (now >= first + rules.retry_period) {
         entry.state = OutboxState::failed;
@@ -187,15 +200,11 @@ ClaimOutcome claim(OutboxEntry& entry, util::TimePoint now, const ClaimRules& ru
         entry.lease_until = {};
         return ClaimOutcome::gave_up;
       }
-      break;
+      take(entry, now, rules);
+      return ClaimOutcome::taken_over;
     }
   }
-  entry.state = OutboxState::sending;
-  ++entry.attempts;
-  if (!entry.first_attempt) entry.first_attempt = now;
-  entry.claimed_by = rules.claimant;
-  entry.lease_until = now + rules.lease;
-  return ClaimOutcome::claimed;
+  return ClaimOutcome::finished;
 }
 
 void record_attempt(OutboxEntry& entry, const DeliveryResult& result, util::TimePoint now,

@@ -100,6 +100,7 @@ struct ClaimRules {
 enum class ClaimOutcome {
   not_due,    // unchanged: queued for later, or claimed by a live process within its lease
   claimed,    // now `sending`, ours: make the attempt
+  taken_over, // the same, after an attempt another sender did not finish (last_result says whose)
   gave_up,    // an interrupted attempt ended the retry period: now `failed`
   finished,   // delivered or failed already: unchanged
 };

@@ -1,6 +1,8 @@
 // The daemon's TLS-RPT report schedule; see the header.
 #include "daemon/report_scheduler.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <spdlog/spdlog.h>
 #include "daemon/report_dispatch.hpp"
@@ -81,6 +83,9 @@ void ReportScheduler::send_due(util::TimePoint now) {
     spdlog::error("TLS-RPT report {} given up after {} attempt(s): {}", describe(stored), stored.entry.attempts,
                   stored.entry.last_result);
   for (io::StoredEntry& stored : claims->claimed) {
+    if (std::find(claims->taken_over.begin(), claims->taken_over.end(), stored.key) != claims->taken_over.end())
+      spdlog::warn("TLS-RPT report {}: {}; sending it again with the same report-id", describe(stored),
+                   stored.entry.last_result);
     std::string key = core::encode_outbox_key(stored.key);
     in_flight_.insert(key);
     asio::co_spawn(ex_, deliver(sender_, outbox_, env_, std::move(stored), config_.tlsrpt.retry_period, now_),

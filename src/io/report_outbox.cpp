@@ -170,6 +170,10 @@ std::expected<ClaimReport, StoreError> ReportOutbox::claim_due(util::TimePoint n
     }
     switch (core::claim(stored.entry, now, rules)) {
       case core::ClaimOutcome::claimed: report.claimed.push_back(stored); break;
+      case core::ClaimOutcome::taken_over:
+        report.taken_over.push_back(stored.key);
+        report.claimed.push_back(stored);
+        break;
       case core::ClaimOutcome::gave_up: report.gave_up.push_back(stored); break;
       case core::ClaimOutcome::not_due:
         if (auto next = core::next_attention(stored.entry))

@@ -41,6 +41,7 @@ struct PlanReport {
 struct ClaimReport {
   std::vector<StoredEntry> claimed;  // ours now: make the attempts, then record() each
   std::vector<StoredEntry> gave_up;  // interrupted attempts past the retry period, now failed
+  std::vector<core::OutboxKey> taken_over;  // of `claimed`: an interrupted attempt made again
   std::optional<util::TimePoint> next_attention;  // of the entries not claimed
 };
 

@@ -375,6 +375,8 @@ def test_an_attempt_cut_off_by_kill9_is_taken_over_at_restart_and_sent_once(fake
         # Taken over because the claimant is dead, not because its lease ran out.
         assert utc(sending[rua]["next_attempt"]) == utc(e["first_attempt"]) + LEASE, sending[rua]
         assert utc(e["finished"]) < utc(sending[rua]["next_attempt"]), (e, sending[rua])
+    taken_over = f"the attempt by process {sending[mail_rua(CRASH)]['claimed_by']} was interrupted"
+    assert taken_over in mtastsd.log() and "sending it again with the same report-id" in mtastsd.log()
     [mail] = receivers.accepted_mails(CRASH)
     assert mail_report(mail)[1] == mail_report(stalled_mail)[1]
     assert mail_report(mail)[0]["Message-ID"] == mail_report(stalled_mail)[0]["Message-ID"]

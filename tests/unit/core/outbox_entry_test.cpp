@@ -120,7 +120,7 @@ TEST(OutboxClaim, ALiveClaimantKeepsItsEntryUntilTheLeaseRunsOut) {
   EXPECT_EQ(claim(e, kMidnightAfter + 5min, rules(200, true)), ClaimOutcome::not_due);
   EXPECT_EQ(e.claimed_by, 100);
   // Hung past its lease: taken over, the attempt counted as interrupted.
-  ASSERT_EQ(claim(e, kMidnightAfter + 6min, rules(200, true)), ClaimOutcome::claimed);
+  ASSERT_EQ(claim(e, kMidnightAfter + 6min, rules(200, true)), ClaimOutcome::taken_over);
   EXPECT_EQ(e.claimed_by, 200);
   EXPECT_EQ(e.attempts, 2u);
   EXPECT_EQ(e.first_attempt, kMidnightAfter);  // the retry period still counts from the first
@@ -131,7 +131,8 @@ TEST(OutboxClaim, ADeadClaimantsEntryIsTakenOverAtOnceWithTheSameReport) {
   OutboxEntry e = planned_entry();
   const TlsRptReport report = e.report;
   ASSERT_EQ(claim(e, kMidnightAfter, rules(100)), ClaimOutcome::claimed);
-  ASSERT_EQ(claim(e, kMidnightAfter + 1s, rules(200, false)), ClaimOutcome::claimed);
+  ASSERT_EQ(claim(e, kMidnightAfter + 1s, rules(200, false)), ClaimOutcome::taken_over);
+  EXPECT_NE(e.last_result.find("process 100"), std::string::npos);
   EXPECT_EQ(e.claimed_by, 200);
   EXPECT_EQ(e.report, report);
 }
