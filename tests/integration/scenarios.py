@@ -343,5 +343,35 @@ SCENARIOS += [Scenario(d, records=((f"_smtp._tls.{d}", "TXT", f'"{schedule_tlsrp
 SCENARIOS += [Scenario("rpt-sched.example", records=((SCHEDULE_HTTPS_HOST, "A", SCHEDULE_HTTPS_ADDRESS),))]
 # --- end of TLS-RPT report schedule ---
 
+# --- TLS-RPT, a day of traffic (test_tlsrpt_day.py) ---
+# Real Postfix mail to these report domains during one fake day; their TLSRPT records name a mailbox
+# (handed to the test's SMTP relay) and an https endpoint (the test's HTTPS receiver, one path per
+# domain). MX hosts: a good one; an expired certificate preferred (MX 10) before a good one (MX 20),
+# both matching the policy; a wrong-name certificate (mail deferred); a good one without MTA-STS.
+DAY_RELAY_ADDRESS = "127.0.8.1"
+DAY_HTTPS_ADDRESS = "127.0.8.2"
+DAY_HTTPS_HOST = "reports.rpt-day.example"
+DAY_DOMAINS = ("rpt-day-good.example", "rpt-day-mixed.example", "rpt-day-fail.example", "rpt-day-nosts.example")
+
+
+def day_tlsrpt_record(domain: str) -> str:
+    return f"v=TLSRPTv1; rua=mailto:tlsrpt@{domain},https://{DAY_HTTPS_HOST}/{domain}"
+
+
+def _day_records(domain: str) -> tuple[tuple[str, str, str], ...]:
+    return ((f"_smtp._tls.{domain}", "TXT", f'"{day_tlsrpt_record(domain)}"'),)
+
+
+SCENARIOS += [
+    _mail("rpt-day-good.example", "rptdaygood1", "good", records=_day_records("rpt-day-good.example")),
+    _std("rpt-day-mixed.example", "rptdaymix1", records=_day_records("rpt-day-mixed.example"),
+         mx=(("old.mx.rpt-day-mixed.example", "expired"), ("mail.rpt-day-mixed.example", "good"))),
+    _mail("rpt-day-fail.example", "rptdayfail1", "wrong-name", records=_day_records("rpt-day-fail.example")),
+    Scenario("rpt-day-nosts.example", mx=(("mail.rpt-day-nosts.example", "good"),),
+             records=_day_records("rpt-day-nosts.example")),
+    Scenario("rpt-day.example", records=((DAY_HTTPS_HOST, "A", DAY_HTTPS_ADDRESS),)),
+]
+# --- end of TLS-RPT, a day of traffic ---
+
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"

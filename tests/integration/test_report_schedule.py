@@ -22,6 +22,7 @@ The message format itself (MIME, DKIM headers, https request) is test_report_del
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import email
 import email.policy
@@ -135,10 +136,11 @@ class Receivers:
         return [r for r in self.posts(domain) if r["answer"] == 200]
 
 
-@pytest.fixture(scope="module")
-def receivers(rig, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("report-schedule")
-    cert, key = rig.ca.issue("report-schedule-https", [sc.SCHEDULE_HTTPS_HOST])
+@contextlib.contextmanager
+def running_receivers(rig, directory: Path, relay_address: str, https_address: str, https_host: str):
+    """The relay on relay_address:25 and the endpoint on https_address:443 (a certificate for
+    https_host from the rig's CA), with a fresh DKIM key, for as long as the context lasts."""
+    cert, key = rig.ca.issue(f"{directory.name}-https", [https_host])
     key_file, key_record = dkim_key(directory)
     r = Receivers(directory / "relay.jsonl", directory / "relay-rules.json", directory / "https.jsonl",
                   directory / "https-rules.json", key_file, key_record)
@@ -146,19 +148,26 @@ def receivers(rig, tmp_path_factory):
     write_json(r.https_rules, {})
     servers = [
         start_server(directory, "relay", "report_smtp_receiver.py",
-                     {"address": sc.SCHEDULE_RELAY_ADDRESS, "port": 25, "hostname": "relay.example",
+                     {"address": relay_address, "port": 25, "hostname": "relay.example",
                       "record": str(r.relay_record), "rules": str(r.relay_rules)}),
         start_server(directory, "https", "report_https_receiver.py",
-                     {"address": sc.SCHEDULE_HTTPS_ADDRESS, "ports": [443], "cert": str(cert), "key": str(key),
+                     {"address": https_address, "ports": [443], "cert": str(cert), "key": str(key),
                       "record": str(r.https_record), "rules": str(r.https_rules)}),
     ]
     try:
-        servers[0].wait_ready(lambda: tcp_accepts(sc.SCHEDULE_RELAY_ADDRESS, 25))
-        servers[1].wait_ready(lambda: tcp_accepts(sc.SCHEDULE_HTTPS_ADDRESS, 443))
+        servers[0].wait_ready(lambda: tcp_accepts(relay_address, 25))
+        servers[1].wait_ready(lambda: tcp_accepts(https_address, 443))
         yield r
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def receivers(rig, tmp_path_factory):
+    with running_receivers(rig, tmp_path_factory.mktemp("report-schedule"), sc.SCHEDULE_RELAY_ADDRESS,
+                           sc.SCHEDULE_HTTPS_ADDRESS, sc.SCHEDULE_HTTPS_HOST) as r:
+        yield r
 
 
 # ---- the daemons and the fake day -----------------------------------------------------------------
@@ -173,9 +182,10 @@ class FakeDay:
     queue: Mtastsd      # counts HOLD and BEHIND
 
 
-def sending_config(receivers: Receivers, ca_file: Path, timeout: str) -> dict:
+def sending_config(receivers: Receivers, ca_file: Path, timeout: str,
+                   relay: str = f"{sc.SCHEDULE_RELAY_ADDRESS}:25") -> dict:
     return {"tlsrpt": {**ORIGIN, "send_delay": f"{SEND_DELAY}s", "mail_from": FROM,
-                       "smtp_relay": f"{sc.SCHEDULE_RELAY_ADDRESS}:25", "smtp_helo": SUBMITTER,
+                       "smtp_relay": relay, "smtp_helo": SUBMITTER,
                        "mail_timeout": timeout, "https_timeout": timeout, "https_ca_file": str(ca_file),
                        "dkim_key_file": str(receivers.key_file), "dkim_selector": SELECTOR,
                        "dkim_domain": SUBMITTER}}
