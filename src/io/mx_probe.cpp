@@ -130,7 +130,7 @@ class Session {
     co_return co_await read_reply(during);
   }
 
-  // A reply with another code than `expected`: the server is there, and can take QUIT.
+  // A reply that stops the dialogue: the server is there, and can take QUIT.
   static StepFailure refused(std::string_view what, const core::SmtpReply& reply) {
     return {fmt::format("{}: {}", what, reply.summary()), true};
   }
