@@ -89,7 +89,8 @@ class Session {
         return fmt::format("session timeout ({} ms) during {}", settings_.session_timeout.count(), during);
       return fmt::format("timeout ({} ms) during {}", settings_.step_timeout.count(), during);
     }
-    if (ec == asio::error::not_found) return fmt::format("{}: {}", during, to_string(core::SmtpReplyError::line_too_long));
+    if (ec == asio::error::not_found)  // the buffer is full: no LF within one line's octets
+      return fmt::format("{}: {}", during, to_string(core::SmtpReplyError::line_too_long));
     if (ec == asio::error::eof) return fmt::format("{}: connection closed by the server", during);
     return fmt::format("{}: {}", during, ec.message());
   }
@@ -244,7 +245,9 @@ asio::awaitable<bool> Session::converse(MxProbeResult& result) {
 
 struct MxProbe::Impl {
   Impl(asio::any_io_executor ex, MxProbeSettings settings)
-      : executor(std::move(ex)), settings(std::move(settings)), tls(make_webpki_context(this->settings.ca_file, "MX probe")) {
+      : executor(std::move(ex)),
+        settings(std::move(settings)),
+        tls(make_webpki_context(this->settings.ca_file, "MX probe")) {
     // The EHLO argument goes onto the wire as it is (RFC 5321 sec. 4.1.1.1: a Domain).
     if (!core::is_host_name(this->settings.helo_name))
       throw std::runtime_error(fmt::format("MX probe: \"{}\" is no host name for EHLO", this->settings.helo_name));

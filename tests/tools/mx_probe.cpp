@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
     auto probed = asio::co_spawn(io, probe.probe(mx_host, address), asio::use_future);
     io.run();
     const io::MxProbeResult result = probed.get();
-    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
 
     const nlohmann::json out = {{"result", result_name(result)},
                                 {"detail", result.detail},
