@@ -8,11 +8,10 @@
 // returned unparsed; redirects are never followed.
 #include "io/policy_fetcher.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
+#include "io/peer_certificate.hpp"
 #include "io/policy_response.hpp"
 #include "io/tcp_connect.hpp"
 #include "io/tls_client.hpp"
@@ -46,21 +45,6 @@ bool is_protocol_version_error(const boost::system::error_code& ec) {
   if (ec.category() != asio::error::get_ssl_category()) return false;
   const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
   return reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION;
-}
-
-std::string name_text(const X509_NAME* name) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "?";
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return printable(std::string_view(data, static_cast<std::size_t>(std::max(len, 0L))));
-}
-
-std::string peer_certificate_text(SSL* ssl) {
-  std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), &X509_free);
-  if (!cert) return "none";
-  return fmt::format("{} issued by {}", name_text(X509_get_subject_name(cert.get())),
-                     name_text(X509_get_issuer_name(cert.get())));
 }
 
 std::string tls_version_text(SSL* ssl) {
@@ -119,6 +103,8 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   SSL* ssl = stream.native_handle();
   if (!expect_host(ssl, host)) co_return fetch_error(fmt::format("TLS setup for {} failed", host));
   co_await stream.async_handshake(ssl::stream_base::client, capture);
+  const std::optional<core::CertificateFacts> certificate = peer_certificate_facts(ssl);
+  if (trace) trace->certificate = certificate;
   if (ec) {
     if (ec == beast::error::timeout) co_return timed_out(fmt::format("in the TLS handshake with {}", endpoint));
     if (const std::string unverified = verification_failure(ssl); !unverified.empty()) {
@@ -133,7 +119,9 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
     }
     co_return fetch_error(fmt::format("TLS handshake with {}: {}", endpoint, ec.message()));
   }
-  step(fmt::format("{} handshake ok, certificate {}", tls_version_text(ssl), peer_certificate_text(ssl)));
+  step(fmt::format("{} handshake ok, certificate {}", tls_version_text(ssl),
+                   certificate ? fmt::format("{} issued by {}", certificate->subject, certificate->issuer) : "none"));
+  if (trace) trace->tls_version = tls_version_text(ssl);
 
   // ---- HTTP/1.1 GET ----
   http::request<http::empty_body> request{http::verb::get, kPolicyPath, 11};
@@ -158,6 +146,11 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
 
   const auto& response = parser.get();
   const std::string content_type(response[http::field::content_type]);
+  if (trace) {
+    trace->http_status = response.result_int();
+    trace->content_type = printable(content_type);
+    trace->location = printable(response[http::field::location]);
+  }
   if (auto rejected = check_policy_response(response.result_int(), response[http::field::location], content_type)) {
     spdlog::debug("policy fetch {}: failed: {}", host, rejected->detail);
     co_return std::unexpected(std::move(*rejected));
