@@ -20,10 +20,10 @@ struct CertificateFacts {
   std::vector<std::string> names;
   util::TimePoint not_before{};
   util::TimePoint not_after{};
-  // OpenSSL's verification of chain, dates and name, mapped to RFC 8460 sec. 4.3 result
-  // types (certificate-host-mismatch, -expired, -not-trusted, validation-failure); nullopt
-  // = verified. OpenSSL stops at the first error, so a mismatch behind an untrusted
-  // chain shows only as not trusted: covers() and the dates tell the rest.
+  // OpenSSL's verification of chain, dates and name as an RFC 8460 sec. 4.3 result type
+  // (core::certificate_failure); nullopt = verified. OpenSSL stops at the first error,
+  // so a mismatch behind an untrusted chain shows only as not trusted:
+  // certificate_covers() and the dates tell the rest.
   std::optional<FailureType> verification;
   std::string verification_detail;  // OpenSSL's words, "" when verified
 };

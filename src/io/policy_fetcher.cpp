@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
-#include "io/peer_certificate.hpp"
 #include "io/policy_response.hpp"
 #include "io/tcp_connect.hpp"
 #include "io/tls_client.hpp"
@@ -45,12 +44,6 @@ bool is_protocol_version_error(const boost::system::error_code& ec) {
   if (ec.category() != asio::error::get_ssl_category()) return false;
   const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
   return reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION;
-}
-
-std::string tls_version_text(SSL* ssl) {
-  std::string version = SSL_get_version(ssl);  // "TLSv1.3"
-  if (version.starts_with("TLSv")) version.replace(0, 4, "TLS ");
-  return version;
 }
 
 }  // namespace
@@ -103,8 +96,7 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   SSL* ssl = stream.native_handle();
   if (!expect_host(ssl, host)) co_return fetch_error(fmt::format("TLS setup for {} failed", host));
   co_await stream.async_handshake(ssl::stream_base::client, capture);
-  const std::optional<core::CertificateFacts> certificate = peer_certificate_facts(ssl);
-  if (trace) trace->certificate = certificate;
+  if (trace) trace->certificate = peer_certificate_facts(ssl);
   if (ec) {
     if (ec == beast::error::timeout) co_return timed_out(fmt::format("in the TLS handshake with {}", endpoint));
     if (const std::string unverified = verification_failure(ssl); !unverified.empty()) {
@@ -119,8 +111,7 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
     }
     co_return fetch_error(fmt::format("TLS handshake with {}: {}", endpoint, ec.message()));
   }
-  step(fmt::format("{} handshake ok, certificate {}", tls_version_text(ssl),
-                   certificate ? fmt::format("{} issued by {}", certificate->subject, certificate->issuer) : "none"));
+  step(fmt::format("{} handshake ok, certificate {}", tls_version_text(ssl), peer_certificate_text(ssl)));
   if (trace) trace->tls_version = tls_version_text(ssl);
 
   // ---- HTTP/1.1 GET ----
