@@ -28,11 +28,21 @@ std::int64_t whole_days(util::TimePoint from, util::TimePoint to) {
   return std::chrono::duration_cast<std::chrono::days>(to - from).count();
 }
 
+constexpr std::size_t kNamesShown = 5;  // a certificate may name hundreds of hosts
+
 std::string names_text(const std::vector<std::string>& names) {
   if (names.empty()) return "no DNS name at all";
   std::vector<std::string> shown;
-  for (const auto& n : names) shown.push_back(util::printable_excerpt(n));
+  for (std::size_t i = 0; i < names.size() && i < kNamesShown; ++i) shown.push_back(util::printable_excerpt(names[i]));
+  if (names.size() > kNamesShown) shown.push_back(fmt::format("and {} more", names.size() - kNamesShown));
   return fmt::format("{}", fmt::join(shown, ", "));
+}
+
+// The certificate name that covers `host` (certificate_covers() is true).
+std::string covering_name(const CertificateFacts& cert, std::string_view host) {
+  const auto it =
+      std::ranges::find_if(cert.names, [&](const std::string& n) { return certificate_covers({.names = {n}}, host); });
+  return it == cert.names.end() ? std::string() : util::printable_excerpt(*it);
 }
 
 // Certificate name coverage, dates and chain for `host`.
@@ -206,11 +216,12 @@ std::vector<Finding> judge_sts_record(std::string_view domain, const TxtLookup& 
                fmt::format("The TXT lookup of {} failed ({}). Senders that cannot look it up keep a policy they "
                            "cached, or have none: fix the DNS answer.",
                            name, txt.detail));
-  const std::string publish = fmt::format(
-      "Publish one record \"v=STSv1; id=<1 to 32 letters and digits>\" there (RFC 8461 sec. 3.1).");
+  const std::string publish = "Publish one record \"v=STSv1; id=<1 to 32 letters and digits>\" there.";
   if (txt.status == TxtLookup::Status::absent)
     return one(Severity::failure, "sts-record-missing",
-               fmt::format("No TXT record at {} ({}): senders never look for an MTA-STS policy. {}", name,
+               fmt::format("No TXT record at {} ({}): senders never look for an MTA-STS policy (RFC 8461 sec. "
+                           "3.1). {}",
+                           name,
                            txt.detail, publish));
   std::vector<std::pair<std::string, std::expected<StsRecord, StsRecordError>>> sts;
   for (const auto& r : txt.records)
@@ -219,7 +230,7 @@ std::vector<Finding> judge_sts_record(std::string_view domain, const TxtLookup& 
   if (sts.empty())
     return one(Severity::failure, "sts-record-missing",
                fmt::format("None of the {} TXT record(s) at {} starts with \"v=STSv1\": senders see no MTA-STS "
-                           "policy. {}",
+                           "policy (RFC 8461 sec. 3.1). {}",
                            txt.records.size(), name, publish));
   if (sts.size() > 1) {
     std::vector<std::string> shown;
@@ -255,8 +266,9 @@ std::vector<Finding> judge_policy_fetch(const PolicyFetchFacts& fetch, util::Tim
   if (fetch.body) {
     if (fetch.certificate && out.empty())
       add(Severity::ok, "certificate",
-          fmt::format("The certificate of {} covers it ({}), is trusted (issuer {}) and valid until {} ({} days).",
-                      fetch.host, names_text(fetch.certificate->names), fetch.certificate->issuer,
+          fmt::format("The certificate of {} names it ({}), is trusted (issuer {}) and is valid until {} ({} "
+                      "days).",
+                      fetch.host, covering_name(*fetch.certificate, fetch.host), fetch.certificate->issuer,
                       day(fetch.certificate->not_after), whole_days(now, fetch.certificate->not_after)));
     add(Severity::ok, "policy-fetch",
         fmt::format("Fetched over {}: HTTP 200, Content-Type {}, {} bytes, no redirect.", fetch.tls_version,
@@ -402,7 +414,7 @@ std::vector<Finding> judge_cached_policy(const CacheLookup& cache, std::string_v
 // ---- MX ----
 
 std::vector<std::string> mail_hosts(std::string_view domain, const MxLookup& mx) {
-  if (mx.status == MxLookup::Status::dns_error) return {};
+  if (mx.status == MxLookup::Status::dns_error || mx.status == MxLookup::Status::nxdomain) return {};
   if (mx.status == MxLookup::Status::absent || mx.hosts.empty()) return {std::string(domain)};
   std::vector<std::string> hosts;
   for (const auto& h : mx.hosts)
@@ -415,6 +427,11 @@ std::vector<Finding> judge_mx(std::string_view domain, const MxLookup& mx, const
   const auto add = [&](Severity s, std::string code, std::string subject, std::string text) {
     out.push_back(finding(CheckArea::mx, s, std::move(code), std::move(subject), std::move(text)));
   };
+  if (mx.status == MxLookup::Status::nxdomain) {
+    add(Severity::failure, "domain-nxdomain", std::string(domain),
+        fmt::format("{} does not exist in the DNS (NXDOMAIN): nobody can send mail to it.", domain));
+    return out;
+  }
   if (mx.status == MxLookup::Status::dns_error) {
     add(Severity::failure, "mx-dns-error", std::string(domain),
         fmt::format("The MX lookup of {} failed ({}): senders cannot deliver until it answers.", domain, mx.detail));

@@ -104,13 +104,14 @@ std::vector<Finding> judge_cached_policy(const CacheLookup& cache, std::string_v
 
 // ---- MX records against the policy's patterns (RFC 8461 sec. 4.1) ----
 struct MxLookup {
-  enum class Status { records, absent, dns_error };
+  enum class Status { records, absent, nxdomain, dns_error };  // absent: NODATA
   Status status = Status::absent;
   std::vector<std::string> hosts;  // exchanges by preference, lowercase; "." = null MX (RFC 7505)
   std::string detail;
 };
 // The hosts a sender would try: the MX hosts, or the domain itself when it has no MX
-// (RFC 5321 sec. 5.1); none for a null MX or a failed lookup. Duplicates removed.
+// (RFC 5321 sec. 5.1); none for a null MX, a domain that does not exist or a failed
+// lookup. Duplicates removed.
 std::vector<std::string> mail_hosts(std::string_view domain, const MxLookup& mx);
 // policy: nullopt when no usable policy was fetched (the patterns are not checked then).
 std::vector<Finding> judge_mx(std::string_view domain, const MxLookup& mx, const std::optional<StsPolicy>& policy);

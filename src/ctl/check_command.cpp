@@ -47,7 +47,7 @@ core::TxtLookup txt_lookup(const DnsResult& answer) {
 core::MxLookup mx_lookup(const DnsResult& answer) {
   using Status = core::MxLookup::Status;
   if (!answer) return {Status::dns_error, {}, dns_error_text(answer.error())};
-  if (answer->rcode == io::DnsRcode::nxdomain) return {Status::dns_error, {}, "NXDOMAIN: the domain does not exist"};
+  if (answer->rcode == io::DnsRcode::nxdomain) return {Status::nxdomain, {}, "NXDOMAIN"};
   if (answer->records.empty()) return {Status::absent, {}, "no MX records"};
   return {Status::records, answer->records, ""};
 }

@@ -131,7 +131,7 @@ TEST(JudgePolicyFetch, SuccessIsOkAndDescribesTheCertificate) {
   auto f = judge_policy_fetch(fetched(), kNow);
   EXPECT_EQ(codes(f), (std::vector<std::string>{"certificate", "policy-fetch"}));
   EXPECT_EQ(worst(f), Severity::ok);
-  EXPECT_TRUE(has_text(f[0], "60 days"));
+  EXPECT_TRUE(has_text(f[0], "60 days") && has_text(f[0], "(mta-sts.example.com)"));
   EXPECT_TRUE(has_text(f[1], "TLS 1.3") && has_text(f[1], "15 bytes"));
 }
 
@@ -185,7 +185,20 @@ TEST(JudgePolicyFetch, CertificateNotCoveringThePolicyHostIsTheGuidesFailureMode
 TEST(JudgePolicyFetch, WildcardOneLevelUpCoversThePolicyHost) {
   PolicyFetchFacts facts = fetched();
   facts.certificate = good_certificate("*.example.com");
-  EXPECT_EQ(worst(judge_policy_fetch(facts, kNow)), Severity::ok);
+  facts.certificate->names.insert(facts.certificate->names.begin(), "www.example.com");
+  auto f = judge_policy_fetch(facts, kNow);
+  EXPECT_EQ(worst(f), Severity::ok);
+  EXPECT_TRUE(has_text(f[0], "names it (*.example.com)")) << f[0].text;
+}
+
+TEST(JudgePolicyFetch, ALongNameListIsShortened) {
+  PolicyFetchFacts facts = failed(FailureType::sts_webpki_invalid, "hostname mismatch");
+  facts.http_status.reset();
+  facts.certificate->names = {"a.example.net", "b.example.net", "c.example.net", "d.example.net", "e.example.net",
+                              "f.example.net", "g.example.net"};
+  const Finding f = only_problem(judge_policy_fetch(facts, kNow));
+  EXPECT_TRUE(has_text(f, "e.example.net, and 2 more")) << f.text;
+  EXPECT_FALSE(has_text(f, "f.example.net"));
 }
 
 TEST(JudgePolicyFetch, ExpiredCertificateIsOneFinding) {
@@ -350,6 +363,7 @@ TEST(MailHosts, MxHostsImplicitMxAndNullMx) {
   EXPECT_EQ(mail_hosts("example.com", {MxStatus::absent, {}, ""}), std::vector<std::string>{"example.com"});
   EXPECT_TRUE(mail_hosts("example.com", {MxStatus::records, {"."}, ""}).empty());
   EXPECT_TRUE(mail_hosts("example.com", {MxStatus::dns_error, {}, "x"}).empty());
+  EXPECT_TRUE(mail_hosts("example.com", {MxStatus::nxdomain, {}, "NXDOMAIN"}).empty());
 }
 
 TEST(JudgeMx, HostsMatchingAndNotMatchingThePatterns) {
@@ -372,6 +386,12 @@ TEST(JudgeMx, PatternsAreNotCheckedWithoutAnActivePolicy) {
 TEST(JudgeMx, ImplicitMxIsCheckedAgainstThePatterns) {
   auto f = judge_mx("example.com", {MxStatus::absent, {}, "no MX records"}, *parse_sts_policy(policy_text()));
   EXPECT_EQ(codes(f), (std::vector<std::string>{"implicit-mx", "mx-pattern-mismatch"}));
+}
+
+TEST(JudgeMx, DomainThatDoesNotExist) {
+  const Finding f = only_problem(judge_mx("example.com", {MxStatus::nxdomain, {}, "NXDOMAIN"}, std::nullopt));
+  EXPECT_EQ(f.code, "domain-nxdomain");
+  EXPECT_EQ(f.severity, Severity::failure);
 }
 
 TEST(JudgeMx, NullMxAndDnsError) {
