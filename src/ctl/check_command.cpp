@@ -53,9 +53,8 @@ core::MxLookup mx_lookup(const DnsResult& answer) {
 }
 
 core::CacheLookup read_cache(const daemon::Config& config, const std::string& domain) {
-  const std::string directory = config.state_dir + "/cache";
-  auto store = io::PolicyStore::open({directory, config.cache_map_size, true});
-  if (!store) return {fmt::format("{}: {}", directory, store.error().detail), std::nullopt};
+  auto store = io::PolicyStore::open({config.state_dir + "/cache", config.cache_map_size, true});
+  if (!store) return {store.error().detail, std::nullopt};  // names the path
   auto record = (*store)->get(domain);
   if (!record) return {record.error().detail, std::nullopt};
   return {"", std::move(*record)};
