@@ -8,7 +8,8 @@ namespace mtastsd::core {
 
 bool certificate_covers(const CertificateFacts& certificate, std::string_view host) {
   // An mx pattern and a certificate name share one rule: "*" is one whole left-most label.
-  return std::ranges::any_of(certificate.names, [&](const std::string& name) { return mx_pattern_matches(name, host); });
+  return std::ranges::any_of(certificate.names,
+                             [&](const std::string& name) { return mx_pattern_matches(name, host); });
 }
 
 }  // namespace mtastsd::core

@@ -134,7 +134,8 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 // How the live policy differs from the cached one, in what senders act on; "" when not at all.
 std::string policy_difference(const StsPolicy& cached, const StsPolicy& live) {
   std::vector<std::string> changes;
-  if (cached.mode != live.mode) changes.push_back(fmt::format("mode {} -> {}", to_string(cached.mode), to_string(live.mode)));
+  if (cached.mode != live.mode)
+    changes.push_back(fmt::format("mode {} -> {}", to_string(cached.mode), to_string(live.mode)));
   if (cached.max_age != live.max_age) changes.push_back(fmt::format("max_age {} -> {}", cached.max_age, live.max_age));
   if (sorted(cached.mx) != sorted(live.mx))
     changes.push_back(fmt::format("mx {} -> {}", fmt::join(cached.mx, " "), fmt::join(live.mx, " ")));
@@ -453,7 +454,8 @@ std::vector<Finding> judge_mx(std::string_view domain, const MxLookup& mx, const
     add(Severity::ok, "mx", std::string(domain), fmt::format("MX hosts: {}.", fmt::join(hosts, ", ")));
   if (!policy || policy->mode == StsMode::none) return out;
   for (const auto& host : hosts) {
-    const auto match = std::ranges::find_if(policy->mx, [&](const std::string& p) { return mx_pattern_matches(p, host); });
+    const auto match =
+        std::ranges::find_if(policy->mx, [&](const std::string& p) { return mx_pattern_matches(p, host); });
     if (match != policy->mx.end())
       add(Severity::ok, "mx-pattern", host, fmt::format("{} matches the policy's mx pattern {}.", host, *match));
     else

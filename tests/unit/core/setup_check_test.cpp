@@ -432,7 +432,8 @@ TEST(JudgeMxHost, EachProbeOutcome) {
 }
 
 TEST(JudgeMxHost, OneFindingPerAddressAndAddressErrors) {
-  auto f = judge_mx_host({"mail.example.com", "", {{"192.0.2.1"}, {"2001:db8::1", false, FailureType::certificate_expired}}});
+  auto f = judge_mx_host(
+      {"mail.example.com", "", {{"192.0.2.1"}, {"2001:db8::1", false, FailureType::certificate_expired}}});
   EXPECT_EQ(codes(f), (std::vector<std::string>{"mx-tls", "mx-certificate-expired"}));
   EXPECT_EQ(f[1].subject, "mail.example.com [2001:db8::1]");
   const Finding none = only_problem(judge_mx_host({"mail.example.com", "no A or AAAA record", {}}));
@@ -484,7 +485,8 @@ TEST(JudgeTlsRptRecord, UnusableOrSeveralRecordsFail) {
   EXPECT_EQ(invalid.code, "tlsrpt-invalid");
   EXPECT_EQ(invalid.severity, Severity::failure);
   const Finding several = only_problem(judge_tlsrpt_record(
-      "example.com", {Status::records, {"v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1; rua=mailto:b@x.org"}, ""}));
+      "example.com",
+      {Status::records, {"v=TLSRPTv1; rua=mailto:a@example.com", "v=TLSRPTv1; rua=mailto:b@x.org"}, ""}));
   EXPECT_EQ(several.code, "tlsrpt-multiple");
 }
 
