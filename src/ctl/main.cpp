@@ -1,8 +1,10 @@
 // mtastsctl: inspect and steer mtastsd's cache, resolve a domain live, show the
-// TLS-RPT counts and reports, and send reports now (ctl/report_commands). Reads
-// the daemon's LMDB environment directly (safe while the daemon runs).
+// TLS-RPT counts and reports, send reports now (ctl/report_commands), and check a
+// domain's setup (ctl/check_command). Reads the daemon's LMDB environment directly
+// (safe while the daemon runs).
 // Usage in mtastsctl(8). Exit status: 0 ok, 1 not found / no policy, 2 error
-// (for query also a TEMP answer: the DANE status could not be determined).
+// (for query also a TEMP answer: the DANE status could not be determined); check
+// has its own (ctl::kCheck*).
 #include <iostream>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,6 +14,7 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include "core/next_hop.hpp"
+#include "ctl/check_command.hpp"
 #include "ctl/record_view.hpp"
 #include "ctl/report_commands.hpp"
 #include "ctl/report_view.hpp"
@@ -344,6 +347,12 @@ int main(int argc, char** argv) {
   auto* report_status_cmd = report->add_subcommand("status", "show the report queue: deliveries, retries, errors");
   report_status_cmd->add_option("--day", day, "only this UTC day, YYYY-MM-DD");
   report_status_cmd->add_flag("--json", as_json, "JSON output");
+  ctl::CheckOptions check_options;
+  auto* check_cmd = app.add_subcommand("check", "check a domain's MTA-STS, DANE and TLS-RPT setup from the sending "
+                                                "side and explain every finding");
+  check_cmd->add_option("domain", check_options.domain, "domain")->required();
+  check_cmd->add_option("--helo", check_options.helo_name, "EHLO name for the MX probes (default: this host's name)");
+  check_cmd->add_flag("--json", check_options.as_json, "JSON output");
   CLI11_PARSE(app, argc, argv);
 
   auto config = config_file.empty()
@@ -351,7 +360,7 @@ int main(int argc, char** argv) {
                     : daemon::load_config(config_file, state_dir);
   if (!config) {
     for (const auto& p : config.error()) std::cerr << p.to_string() << "\n";
-    return kError;
+    return *check_cmd ? ctl::kCheckUnknown : kError;
   }
   spdlog::set_level(spdlog::level::warn);
   if (*list) return cache_list(*config, as_json);
@@ -368,5 +377,6 @@ int main(int argc, char** argv) {
   if (*report_show_cmd) return report_show(*config, day, domain, as_json);
   if (*report_send_cmd) return ctl::report_send(*config, day, domain, resend);
   if (*report_status_cmd) return ctl::report_status(*config, day, as_json);
+  if (*check_cmd) return ctl::check(*config, check_options);
   return kError;
 }

@@ -96,6 +96,7 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   SSL* ssl = stream.native_handle();
   if (!expect_host(ssl, host)) co_return fetch_error(fmt::format("TLS setup for {} failed", host));
   co_await stream.async_handshake(ssl::stream_base::client, capture);
+  if (trace) trace->certificate = peer_certificate_facts(ssl);
   if (ec) {
     if (ec == beast::error::timeout) co_return timed_out(fmt::format("in the TLS handshake with {}", endpoint));
     if (const std::string unverified = verification_failure(ssl); !unverified.empty()) {
@@ -111,6 +112,7 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
     co_return fetch_error(fmt::format("TLS handshake with {}: {}", endpoint, ec.message()));
   }
   step(fmt::format("{} handshake ok, certificate {}", tls_version_text(ssl), peer_certificate_text(ssl)));
+  if (trace) trace->tls_version = tls_version_text(ssl);
 
   // ---- HTTP/1.1 GET ----
   http::request<http::empty_body> request{http::verb::get, kPolicyPath, 11};
@@ -135,6 +137,11 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
 
   const auto& response = parser.get();
   const std::string content_type(response[http::field::content_type]);
+  if (trace) {
+    trace->http_status = response.result_int();
+    trace->content_type = printable(content_type);
+    trace->location = printable(response[http::field::location]);
+  }
   if (auto rejected = check_policy_response(response.result_int(), response[http::field::location], content_type)) {
     spdlog::debug("policy fetch {}: failed: {}", host, rejected->detail);
     co_return std::unexpected(std::move(*rejected));

@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cstddef>
 #include <expected>
+#include <optional>
 #include <string>
+#include <vector>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include "core/cache_rules.hpp"   // FetchFailed
+#include "core/certificate_facts.hpp"
 #include "io/dns_resolver.hpp"
 
 namespace mtastsd::io {
@@ -25,9 +28,15 @@ struct FetchedPolicy {
   std::string address;       // which address answered, for logs
 };
 
-// Steps a caller (mtastsctl query) may want to show.
+// Steps a caller (mtastsctl query) may want to show, and the facts seen on the way,
+// as far as the fetch got (mtastsctl check explains them).
 struct FetchTrace {
   std::vector<std::string> steps;
+  std::optional<core::CertificateFacts> certificate;  // the policy host's, also when it failed verification
+  std::string tls_version;                            // "TLS 1.3", after a successful handshake
+  std::optional<unsigned> http_status;                // once a response header was read
+  std::string content_type;                           // as sent, printable
+  std::string location;                               // as sent, printable (a redirect's target)
 };
 
 class PolicyFetcher {

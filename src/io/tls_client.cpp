@@ -2,12 +2,14 @@
 #include "io/tls_client.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "core/tls_verdict.hpp"
 #include "util/printable.hpp"
 
 namespace mtastsd::io {
@@ -23,6 +25,36 @@ std::string name_text(const X509_NAME* name) {
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
   return util::printable_excerpt(std::string_view(data, static_cast<std::size_t>(std::max(len, 0L))), kMaxNameText);
+}
+
+std::string asn1_text(const ASN1_STRING* s) {
+  return util::printable_excerpt(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                                  static_cast<std::size_t>(std::max(ASN1_STRING_length(s), 0))),
+                                 kMaxNameText);
+}
+
+util::TimePoint time_point(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return {};
+  return util::from_unix(static_cast<std::int64_t>(timegm(&tm)));
+}
+
+// The names X509_check_host compares: subjectAltName dNSNames, else the subject's CNs.
+std::vector<std::string> dns_names(const X509* cert) {
+  std::vector<std::string> names;
+  using Names = std::unique_ptr<GENERAL_NAMES, decltype(&GENERAL_NAMES_free)>;
+  Names san(static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)),
+            &GENERAL_NAMES_free);
+  for (int i = 0; san && i < sk_GENERAL_NAME_num(san.get()); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(san.get(), i);
+    if (name->type == GEN_DNS) names.push_back(asn1_text(name->d.dNSName));
+  }
+  if (!names.empty()) return names;
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i))
+    names.push_back(asn1_text(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i))));
+  return names;
 }
 }  // namespace
 
@@ -68,6 +100,27 @@ std::string tls_version_text(SSL* ssl) {
   std::string version = SSL_get_version(ssl);  // "TLSv1.3"
   if (version.starts_with("TLSv")) version.replace(0, 4, "TLS ");
   return version;
+}
+
+std::optional<core::CertificateFacts> peer_certificate_facts(SSL* ssl) {
+  // After a failed verification OpenSSL keeps the chain it received but sets no peer
+  // certificate; on the client side that chain starts with the leaf.
+  const X509* leaf = SSL_get0_peer_certificate(ssl);
+  if (!leaf) {
+    STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+    if (!chain || sk_X509_num(chain) == 0) return std::nullopt;
+    leaf = sk_X509_value(chain, 0);
+  }
+  core::CertificateFacts facts;
+  facts.subject = name_text(X509_get_subject_name(leaf));
+  facts.issuer = name_text(X509_get_issuer_name(leaf));
+  facts.names = dns_names(leaf);
+  facts.not_before = time_point(X509_get0_notBefore(leaf));
+  facts.not_after = time_point(X509_get0_notAfter(leaf));
+  const long verify = SSL_get_verify_result(ssl);
+  facts.verification = core::certificate_failure(verify);
+  if (facts.verification) facts.verification_detail = X509_verify_cert_error_string(verify);
+  return facts;
 }
 
 }  // namespace mtastsd::io

@@ -3,9 +3,11 @@
 // the peer's chain verified against a CA file or the system store, its name against the
 // host we asked for (RFC 6125; a wildcard matches one whole left-most label only).
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 #include <boost/asio/ssl/context.hpp>
+#include "core/certificate_facts.hpp"
 
 namespace mtastsd::io {
 
@@ -24,5 +26,9 @@ std::string verification_failure(SSL* ssl);
 // issued by CN=Some CA" ("none" without one), and the protocol, "TLS 1.3".
 std::string peer_certificate_text(SSL* ssl);
 std::string tls_version_text(SSL* ssl);
+
+// The leaf certificate the peer sent on `ssl` as plain facts (mtastsctl check explains
+// them), also after a handshake that failed verification; nullopt when it sent none.
+std::optional<core::CertificateFacts> peer_certificate_facts(SSL* ssl);
 
 }  // namespace mtastsd::io

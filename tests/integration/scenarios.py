@@ -373,5 +373,34 @@ SCENARIOS += [
 ]
 # --- end of TLS-RPT, a day of traffic ---
 
+# --- mtastsctl check (test_check.py) ---
+# Domains set up as the MTA-STS guide says (one TXT record, an enforce policy served as text/plain,
+# one MX host mail.<domain> served by a receiver with a valid certificate, a TLSRPT record), each
+# with one seeded fault, so that the check must report that fault and nothing else.
+def _checked(domain: str, id_: str, receiver: str = "good", **kw) -> Scenario:
+    kw.setdefault("records", _with_tlsrpt(domain))
+    return _mail(domain, id_, receiver, **kw)
+
+
+SCENARIOS += [
+    _checked("chk-good.example", "chkgood1"),
+    _checked("chk-ctype.example", "chkct1", content_type="application/octet-stream"),  # the guide's example
+    _checked("chk-redirect.example", "chkredir1", server="nginx-redirect"),
+    _checked("chk-cert-name.example", "chkcn1", server="nginx-wrong-name"),  # mta-sts.<domain> not covered
+    _checked("chk-mx-name.example", "chkmxn1", receiver="wrong-name"),
+    _checked("chk-no-starttls.example", "chknotls1", receiver="plaintext"),
+    # A dash in the id: not 1*32(ALPHA / DIGIT) (RFC 8461 sec. 3.1).
+    Scenario("chk-bad-txt.example", txt=("v=STSv1; id=chk-bad-1;",), policy=enforce("chk-bad-txt.example"),
+             mx=(("mail.chk-bad-txt.example", "good"),), records=_with_tlsrpt("chk-bad-txt.example")),
+    # Its only rua URI has a scheme RFC 8460 does not define: no usable destination.
+    _checked("chk-bad-tlsrpt.example", "chkrpt1",
+             records=(("_smtp._tls.chk-bad-tlsrpt.example", "TXT",
+                       '"v=TLSRPTv1; rua=ftp://reports.chk-bad-tlsrpt.example/"'),)),
+    _checked("chk-no-tlsrpt.example", "chknorpt1", records=()),  # a warning only
+    # Cached by mtastsd, then the test changes the policy file but not the id.
+    _checked("chk-stale-id.example", "chkstale1"),
+]
+# --- end of mtastsctl check ---
+
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"
