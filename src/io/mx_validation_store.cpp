@@ -40,9 +40,10 @@ std::expected<std::optional<core::MxValidations>, StoreError> MxValidationStore:
   if (!*value) return std::optional<core::MxValidations>{};
   // The value points into the map: decoded while the transaction lives.
   auto decoded = core::decode_mx_validations(**value);
-  if (!decoded)
-    return std::unexpected(
-        StoreError{StoreErrorKind::corrupt, "MX validations of " + std::string(domain) + ": " + decoded.error().detail});
+  if (!decoded) {
+    const std::string detail = "MX validations of " + std::string(domain) + ": " + decoded.error().detail;
+    return std::unexpected(StoreError{StoreErrorKind::corrupt, detail});
+  }
   return std::optional<core::MxValidations>(std::move(*decoded));
 }
 
