@@ -8,10 +8,8 @@
 // returned unparsed; redirects are never followed.
 #include "io/policy_fetcher.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 #include "io/policy_response.hpp"
 #include "io/tcp_connect.hpp"
@@ -46,27 +44,6 @@ bool is_protocol_version_error(const boost::system::error_code& ec) {
   if (ec.category() != asio::error::get_ssl_category()) return false;
   const int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
   return reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION;
-}
-
-std::string name_text(const X509_NAME* name) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
-  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "?";
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio.get(), &data);
-  return printable(std::string_view(data, static_cast<std::size_t>(std::max(len, 0L))));
-}
-
-std::string peer_certificate_text(SSL* ssl) {
-  std::unique_ptr<X509, decltype(&X509_free)> cert(SSL_get1_peer_certificate(ssl), &X509_free);
-  if (!cert) return "none";
-  return fmt::format("{} issued by {}", name_text(X509_get_subject_name(cert.get())),
-                     name_text(X509_get_issuer_name(cert.get())));
-}
-
-std::string tls_version_text(SSL* ssl) {
-  std::string version = SSL_get_version(ssl);  // "TLSv1.3"
-  if (version.starts_with("TLSv")) version.replace(0, 4, "TLS ");
-  return version;
 }
 
 }  // namespace

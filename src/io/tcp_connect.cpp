@@ -10,12 +10,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 
 namespace mtastsd::io {
-namespace {
+
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
   const auto address = ep.address().to_string();
   return ep.address().is_v6() ? fmt::format("[{}]:{}", address, ep.port()) : fmt::format("{}:{}", address, ep.port());
 }
-}  // namespace
 
 asio::awaitable<std::expected<Connected, ConnectFailure>> connect_to_host(DnsResolver& dns, beast::tcp_stream& tcp,
                                                                             const std::string& host,

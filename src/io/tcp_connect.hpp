@@ -1,7 +1,8 @@
 // The TCP part of the HTTPS clients (policy fetches, report uploads): resolve a
 // host's addresses through our own DnsResolver (the configured DNS path, not
 // getaddrinfo) and connect to the first address that accepts, all within the
-// caller's deadline (already set on the stream with expires_at).
+// caller's deadline (already set on the stream with expires_at). endpoint_text is how
+// every network client shows an endpoint.
 #pragma once
 #include <cstdint>
 #include <expected>
@@ -25,6 +26,9 @@ struct Connected {
   std::string address;   // "192.0.2.1"
   std::string endpoint;  // "192.0.2.1:443", "[2001:db8::1]:443"
 };
+
+// "192.0.2.1:25", "[2001:db8::1]:25": an endpoint as logs and details show it.
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
 
 boost::asio::awaitable<std::expected<Connected, ConnectFailure>> connect_to_host(
     DnsResolver& dns, boost::beast::tcp_stream& tcp, const std::string& host, std::uint16_t port,

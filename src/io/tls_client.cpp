@@ -1,15 +1,30 @@
 // Client TLS contexts and per-connection host checks; see tls_client.hpp.
 #include "io/tls_client.hpp"
 
+#include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "util/printable.hpp"
 
 namespace mtastsd::io {
 
 namespace ssl = boost::asio::ssl;
+
+namespace {
+constexpr std::size_t kMaxNameText = 256;  // ours: a certificate name as shown in a log line
+
+std::string name_text(const X509_NAME* name) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return "?";
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio.get(), &data);
+  return util::printable_excerpt(std::string_view(data, static_cast<std::size_t>(std::max(len, 0L))), kMaxNameText);
+}
+}  // namespace
 
 ssl::context make_webpki_context(const std::string& ca_file, std::string_view user) {
   ssl::context tls(ssl::context::tls_client);
@@ -41,6 +56,18 @@ bool expect_host(SSL* ssl, const std::string& host) {
 std::string verification_failure(SSL* ssl) {
   const long verify = SSL_get_verify_result(ssl);
   return verify == X509_V_OK ? "" : X509_verify_cert_error_string(verify);
+}
+
+std::string peer_certificate_text(SSL* ssl) {
+  const X509* cert = SSL_get0_peer_certificate(ssl);
+  if (!cert) return "none";
+  return fmt::format("{} issued by {}", name_text(X509_get_subject_name(cert)), name_text(X509_get_issuer_name(cert)));
+}
+
+std::string tls_version_text(SSL* ssl) {
+  std::string version = SSL_get_version(ssl);  // "TLSv1.3"
+  if (version.starts_with("TLSv")) version.replace(0, 4, "TLS ");
+  return version;
 }
 
 }  // namespace mtastsd::io

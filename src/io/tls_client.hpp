@@ -20,4 +20,9 @@ bool expect_host(SSL* ssl, const std::string& host);
 // Why the handshake on `ssl` failed verification; "" when the chain and name verified.
 std::string verification_failure(SSL* ssl);
 
+// For logs and diagnostics after a handshake: the peer certificate, "CN=mx.example.com
+// issued by CN=Some CA" ("none" without one), and the protocol, "TLS 1.3".
+std::string peer_certificate_text(SSL* ssl);
+std::string tls_version_text(SSL* ssl);
+
 }  // namespace mtastsd::io

@@ -39,10 +39,11 @@ def certificate_names(cert: Path) -> list[str]:
 
 
 class Receivers:
-    def __init__(self, directory: Path, rig):
+    def __init__(self, directory: Path, rig, record_commands: bool = False):
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rig = rig
+        self.record_commands = record_commands  # also record every SMTP command (smtp_receiver.py)
         self.servers: dict[str, Daemon] = {}
         self.certs: dict[str, Path] = {}
         self.seen: dict[str, int] = {}  # records per kind to pass over (mark())
@@ -69,7 +70,7 @@ class Receivers:
             for kind, address in sc.SMTP_RECEIVERS.items():
                 pair = self._certificate(kind)
                 config = {"address": address, "port": SMTP_PORT, "hostname": f"{kind}.receiver.example",
-                          "record": str(self.record_path(kind))}
+                          "record": str(self.record_path(kind)), "record_commands": self.record_commands}
                 if pair:
                     self.certs[kind] = pair[0]
                     config.update(cert=str(pair[0]), key=str(pair[1]))

@@ -6,16 +6,24 @@ Usage: smtp_receiver.py CONFIG.json. The configuration names the listen address 
 host name in the greeting, the record file, and optionally a certificate and key: with them the
 server offers STARTTLS (whatever the certificate's names, issuer or dates), without them it does
 not offer STARTTLS at all. Every message is accepted (250) and discarded.
+Optional, for clients that are tested rather than used (test_mx_probe.py):
+  "record_commands": true        also record every command (below)
+  "replies": {"VERB": "reply"}   answer this command with this one line instead of acting on it
+                                 ("" = never answer; the connection stays open)
+  "tls_maximum_version": "TLSv1.1"  offer no later TLS version (with the ciphers that allows)
 
 What it saw is appended to the record file as one JSON object per line, flushed at once:
   {"event": "connect", "peer": "ADDRESS"}                            a TCP connection accepted
   {"event": "starttls", "sni": NAME|null, "version": "TLSv1.3"}       a completed TLS handshake
   {"event": "message", "from": ..., "to": [...], "message_id": ..., "tls": bool,
    "sni": NAME|null, "version": ...|null}                             a message accepted
+  {"event": "command", "verb": "EHLO", "arg": ..., "tls": bool}      with record_commands: a command
+                                                                      received (before it is acted on)
 A client that rejects the certificate still completes the handshake, so "starttls" without
 "message" is what a refused delivery looks like."""
 import asyncio
 import email.parser
+import functools
 import json
 import signal
 import ssl
@@ -58,7 +66,29 @@ class Recorder:
 
 class RecordingSMTP(SMTP):
     """Also records each TCP connection, so that an MX host never contacted at all can be told
-    from one whose certificate was refused."""
+    from one whose certificate was refused; with record_commands or replies, each command."""
+
+    def __init__(self, handler, record_commands=False, replies=None, **kwargs):
+        super().__init__(handler, **kwargs)
+        replies = replies or {}
+        if record_commands or replies:
+            # aiosmtpd (1.4) dispatches every command through this table of its smtp_VERB methods.
+            self._smtp_methods = {verb: self._scripted(verb, method, record_commands, replies.get(verb))
+                                  for verb, method in self._smtp_methods.items()}
+
+    def _scripted(self, verb, method, record, reply):
+        @functools.wraps(method)  # keeps the syntax HELP shows
+        async def run(arg):
+            if record:
+                tls = self.transport.get_extra_info("ssl_object") is not None
+                self.event_handler.write({"event": "command", "verb": verb, "arg": arg, "tls": tls})
+            if reply is None:
+                await method(arg)
+            elif reply:
+                await self.push(reply)
+            else:
+                await asyncio.Event().wait()  # never answers; ends when the connection does
+        return run
 
     def connection_made(self, transport):
         if self.transport is None:  # not the same connection's switch to TLS (STARTTLS)
@@ -71,6 +101,10 @@ def tls_context(config, sni_names):
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(config["cert"], config["key"])
+    if config.get("tls_maximum_version"):
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion[config["tls_maximum_version"].replace(".", "_")]
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 allows TLS < 1.2 only at level 0
 
     def remember_sni(ssl_object, server_name, _context):
         sni_names[ssl_object] = server_name
@@ -84,7 +118,8 @@ async def main(config):
     context = tls_context(config, sni_names)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: RecordingSMTP(handler, hostname=config["hostname"], tls_context=context,
+        lambda: RecordingSMTP(handler, config.get("record_commands", False), config.get("replies"),
+                              hostname=config["hostname"], tls_context=context,
                               data_size_limit=MAX_MESSAGE_BYTES, timeout=60),
         config["address"], config["port"])
     stopped = asyncio.Event()
