@@ -35,7 +35,7 @@ void TlsrptAggregator::add(core::SessionEvent event) {
     ++stats_.policy_failures;
   event = core::apply_policy_failure(std::move(event), cached, now);
   const bool testing_mode = cached && cached->policy.mode == core::StsMode::testing;
-  if (event.policy.type == core::PolicyType::no_policy_found && testing_mode) {
+  if (event.policy.type == core::PolicyType::no_policy_found && testing_mode && config_.mx_validation.enabled) {
     // Unreadable validations count as none: the session is counted with Postfix's outcome.
     auto validations = validations_.get(key->report_domain);
     const core::MxValidations* validated = validations && *validations ? &**validations : nullptr;

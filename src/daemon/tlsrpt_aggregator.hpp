@@ -9,7 +9,8 @@
 // failures of RFC 8461 sec. 6 that Postfix cannot see. Then mtastsd's own MX
 // validation (core/mx_validation, io/mx_validation_store) decides the sessions
 // Postfix ran without a policy to a domain whose cached policy is `testing`: they
-// count under that sts policy, failed where the MX host's validation failed.
+// count under that sts policy, failed where the MX host's validation failed
+// (only with mx_validation.enabled; without it they stay as Postfix reported them).
 // Sessions the store cannot count (core::merge_session errors) are logged
 // rate-limited (ThrottledWarning). One thread: the daemon's io_context.
 #pragma once

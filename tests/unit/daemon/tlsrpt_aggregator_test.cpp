@@ -213,6 +213,14 @@ TEST_F(AggregatorTest, TestingModeSessionsTakeTheMxValidationsVerdict) {
   aggregator.flush();
   EXPECT_EQ(today()->policies.at(0).successful_sessions, 1u);
   EXPECT_EQ(aggregator.stats().validation_failures, 2u);
+
+  // Validation off: Postfix's report stands.
+  config_.mx_validation.enabled = false;
+  TlsrptAggregator without = make();
+  without.add(datagram);
+  without.flush();
+  ASSERT_EQ(today()->policies.size(), 2u);
+  EXPECT_EQ(today()->policies[1].policy.type, PolicyType::no_policy_found);
 }
 
 // Enforce-mode domains are Postfix's to report, whatever mtastsd validated.
