@@ -57,6 +57,11 @@ asio::awaitable<void> park(asio::steady_timer& timer) {
 
 std::string dns_error_text(const io::DnsError& e) { return fmt::format("{} ({})", io::to_string(e.kind), e.detail); }
 
+// A check of an address that got no TLS verdict.
+core::MxCheck unanswered(std::string address, util::TimePoint now, std::string detail) {
+  return core::MxCheck{.address = std::move(address), .checked_at = now, .detail = std::move(detail)};
+}
+
 core::MxCheck check_from(const io::MxProbeResult& r, std::string address, util::TimePoint now) {
   core::MxCheck c{.address = std::move(address), .checked_at = now, .detail = r.detail, .helo = r.helo};
   if (r.unreachable) {
@@ -236,8 +241,7 @@ asio::awaitable<void> MxValidator::check_into(std::shared_ptr<Join> join, std::s
     core::MxCheck result = co_await check(std::move(host), address, std::move(stored));
     if (*alive) *out = std::move(result);
   } catch (const std::exception& e) {
-    if (*alive) *out = core::no_address_check(now_(), fmt::format("internal error: {}", e.what()));
-    if (*alive) out->address = std::move(address);
+    if (*alive) *out = unanswered(std::move(address), now_(), fmt::format("internal error: {}", e.what()));
   }
   join->finish_one();
 }
@@ -257,7 +261,7 @@ asio::awaitable<core::MxCheck> MxValidator::check(std::string host, std::string 
     co_await park(wait);
     if (flight->result) co_return *flight->result;
     // Only when the daemon goes down; any answer will do.
-    co_return core::no_address_check(now_(), "probe abandoned");
+    co_return unanswered(std::move(address), now_(), "probe abandoned");
   }
   auto flight = std::make_shared<ProbeFlight>();
   probing_.emplace(key, flight);
@@ -273,7 +277,7 @@ asio::awaitable<core::MxCheck> MxValidator::probe(std::string host, std::string 
   const auto alive = alive_;
   boost::system::error_code ec;
   const asio::ip::address ip = asio::ip::make_address(address, ec);
-  if (ec) co_return core::MxCheck{.address = address, .checked_at = now_(), .detail = "unusable address"};
+  if (ec) co_return unanswered(std::move(address), now_(), "unusable address");
   co_await acquire_slot();
   if (!*alive) co_return core::MxCheck{};
   // The slot is given back whatever happens, unless the validator is gone.
