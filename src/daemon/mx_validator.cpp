@@ -164,12 +164,13 @@ asio::awaitable<void> MxValidator::validate(std::string domain, core::CacheRecor
       if (targets.truncated)
         spdlog::debug("{}: MX validation: only the first {} MX hosts are validated", domain, core::kMaxValidatedHosts);
 
-      // The addresses of the hosts in the policy, all looked up at once.
-      std::vector<MxValidatorNetwork::AddressResult> addresses(targets.hosts.size());
+      // The addresses of the hosts in the policy, all looked up at once (the results are shared
+      // with the tasks, which may outlive this frame only if it is left by an exception).
+      auto addresses = std::make_shared<std::vector<MxValidatorNetwork::AddressResult>>(targets.hosts.size());
       auto resolved = std::make_shared<Join>(ex_, targets.hosts.size());
       for (std::size_t i = 0; i < targets.hosts.size(); ++i) {
         if (targets.hosts[i].in_policy)
-          asio::co_spawn(ex_, resolve_into(resolved, targets.hosts[i].host, &addresses[i]), asio::detached);
+          asio::co_spawn(ex_, resolve_into(resolved, targets.hosts[i].host, addresses, i), asio::detached);
         else
           resolved->finish_one();
       }
@@ -188,28 +189,29 @@ asio::awaitable<void> MxValidator::validate(std::string domain, core::CacheRecor
         core::MxHostValidation& host = next.hosts.emplace_back(core::MxHostValidation{target.host, {}});
         if (!target.in_policy) {
           host.checks.push_back(core::not_in_policy_check(started));
-        } else if (!addresses[i]) {
+        } else if (const auto& found = (*addresses)[i]; !found) {
           host.checks.push_back(
-              core::no_address_check(started, "address lookup failed: " + dns_error_text(addresses[i].error())));
-        } else if (addresses[i]->empty()) {
+              core::no_address_check(started, "address lookup failed: " + dns_error_text(found.error())));
+        } else if (found->empty()) {
           host.checks.push_back(core::no_address_check(started, "no A/AAAA records"));
         } else {
-          for (std::string& address : core::addresses_to_probe(*addresses[i])) slots.push_back({i, address});
+          for (std::string& address : core::addresses_to_probe(*found)) slots.push_back({i, address});
         }
       }
-      std::vector<core::MxCheck> checks(slots.size());
+      auto checks = std::make_shared<std::vector<core::MxCheck>>(slots.size());
       auto checked = std::make_shared<Join>(ex_, slots.size());
       for (std::size_t j = 0; j < slots.size(); ++j) {
         const std::string& host = next.hosts[slots[j].host].host;
         const core::MxCheck* stored = last ? core::find_check(*last, host, slots[j].address) : nullptr;
         asio::co_spawn(ex_,
                        check_into(checked, host, slots[j].address,
-                                  stored ? std::optional(*stored) : std::nullopt, &checks[j]),
+                                  stored ? std::optional(*stored) : std::nullopt, checks, j),
                        asio::detached);
       }
       co_await checked->wait();
       if (!*alive) co_return;
-      for (std::size_t j = 0; j < slots.size(); ++j) next.hosts[slots[j].host].checks.push_back(std::move(checks[j]));
+      for (std::size_t j = 0; j < slots.size(); ++j)
+        next.hosts[slots[j].host].checks.push_back(std::move((*checks)[j]));
     }
 
     log_changes(domain, next, last ? &*last : nullptr);
@@ -223,25 +225,24 @@ asio::awaitable<void> MxValidator::validate(std::string domain, core::CacheRecor
 }
 
 asio::awaitable<void> MxValidator::resolve_into(std::shared_ptr<Join> join, std::string host,
-                                                MxValidatorNetwork::AddressResult* out) {
-  const auto alive = alive_;
+                                                std::shared_ptr<std::vector<MxValidatorNetwork::AddressResult>> out,
+                                                std::size_t index) {
   try {
-    auto found = co_await network_.query_addresses(host);
-    if (*alive) *out = std::move(found);
+    (*out)[index] = co_await network_.query_addresses(host);
   } catch (const std::exception& e) {
-    if (*alive) *out = std::unexpected(io::DnsError{io::DnsErrorKind::resolver, e.what()});
+    (*out)[index] = std::unexpected(io::DnsError{io::DnsErrorKind::resolver, e.what()});
   }
   join->finish_one();
 }
 
 asio::awaitable<void> MxValidator::check_into(std::shared_ptr<Join> join, std::string host, std::string address,
-                                              std::optional<core::MxCheck> stored, core::MxCheck* out) {
+                                              std::optional<core::MxCheck> stored,
+                                              std::shared_ptr<std::vector<core::MxCheck>> out, std::size_t index) {
   const auto alive = alive_;
   try {
-    core::MxCheck result = co_await check(std::move(host), address, std::move(stored));
-    if (*alive) *out = std::move(result);
+    (*out)[index] = co_await check(std::move(host), address, std::move(stored));
   } catch (const std::exception& e) {
-    if (*alive) *out = unanswered(std::move(address), now_(), fmt::format("internal error: {}", e.what()));
+    if (*alive) (*out)[index] = unanswered(std::move(address), now_(), fmt::format("internal error: {}", e.what()));
   }
   join->finish_one();
 }

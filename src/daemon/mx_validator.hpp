@@ -91,10 +91,13 @@ class MxValidator {
   struct Join;
   boost::asio::awaitable<void> validate(std::string domain, core::CacheRecord record,
                                         std::optional<core::MxValidations> last);
+  // Tasks of a validation: each fills its slot of `out`, then tells `join`.
   boost::asio::awaitable<void> resolve_into(std::shared_ptr<Join> join, std::string host,
-                                            MxValidatorNetwork::AddressResult* out);
+                                            std::shared_ptr<std::vector<MxValidatorNetwork::AddressResult>> out,
+                                            std::size_t index);
   boost::asio::awaitable<void> check_into(std::shared_ptr<Join> join, std::string host, std::string address,
-                                          std::optional<core::MxCheck> stored, core::MxCheck* out);
+                                          std::optional<core::MxCheck> stored,
+                                          std::shared_ptr<std::vector<core::MxCheck>> out, std::size_t index);
   boost::asio::awaitable<core::MxCheck> check(std::string host, std::string address,
                                               std::optional<core::MxCheck> stored);
   boost::asio::awaitable<core::MxCheck> probe(std::string host, std::string address);
