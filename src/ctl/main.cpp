@@ -21,6 +21,7 @@
 #include "daemon/config.hpp"
 #include "daemon/dane_discovery.hpp"
 #include "daemon/policy_discovery.hpp"
+#include "io/mx_validation_store.hpp"
 #include "io/policy_store.hpp"
 #include "io/tlsrpt_store.hpp"
 
@@ -103,9 +104,16 @@ int cache_show(const daemon::Config& config, const std::string& key, bool as_jso
     std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
     return kError;
   }
-  auto store = open_store(config, true);
-  if (!store) return kError;
-  auto got = store->get(domain);
+  // One environment for both tables (LMDB: one per file and process).
+  auto env = io::StoreEnv::open({config.state_dir + "/cache", config.cache_map_size, true});
+  auto store = env ? io::PolicyStore::open(*env) : std::unexpected(env.error());
+  auto validations = store ? io::MxValidationStore::open(*env) : std::unexpected(store.error());
+  if (!validations) {
+    std::cerr << "mtastsctl: cannot open the cache in " << config.state_dir << "/cache: " << validations.error().detail
+              << "\n";
+    return kError;
+  }
+  auto got = (*store)->get(domain);
   if (!got) {
     std::cerr << "mtastsctl: " << domain << ": " << got.error().detail << "\n";
     return kError;
@@ -114,11 +122,19 @@ int cache_show(const daemon::Config& config, const std::string& key, bool as_jso
     std::cerr << "mtastsctl: " << domain << " is not cached\n";
     return kNotFound;
   }
+  // The MX validation of a testing-mode domain (issue 5); unreadable: shown as none.
+  auto validated = (*validations)->get(domain);
+  if (!validated) std::cerr << "mtastsctl: " << validated.error().detail << "\n";
+  const core::MxValidations* v = validated && *validated ? &**validated : nullptr;
   const auto now = util::system_now();
-  if (as_json)
-    std::cout << ctl::record_json(domain, **got, now).dump(2) << "\n";
-  else
+  if (as_json) {
+    json j = ctl::record_json(domain, **got, now);
+    j["mx_validation"] = v ? ctl::validations_json(*v) : json(nullptr);
+    std::cout << j.dump(2) << "\n";
+  } else {
     std::cout << ctl::record_text(domain, **got, now);
+    if (v) std::cout << ctl::validations_text(*v, now);
+  }
   return kOk;
 }
 

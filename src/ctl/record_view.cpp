@@ -55,11 +55,49 @@ nlohmann::json record_json(const std::string& domain, const core::CacheRecord& r
   return j;
 }
 
+namespace {
+// "2026-11-29T21:49:06Z (-5m)", "-" for a time never set.
+std::string format_when(util::TimePoint t, util::TimePoint now) {
+  return util::to_unix(t) == 0 ? std::string("-")
+                               : fmt::format("{} ({})", util::format_utc(t), util::format_relative(t, now));
+}
+}  // namespace
+
+nlohmann::json validations_json(const core::MxValidations& v) {
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const core::MxHostValidation& h : v.hosts) {
+    nlohmann::json checks = nlohmann::json::array();
+    for (const core::MxCheck& c : h.checks)
+      checks.push_back({{"address", c.address},
+                        {"checked_at", util::to_unix(c.checked_at)},
+                        {"result", std::string(core::result_name(c))},
+                        {"detail", c.detail},
+                        {"helo", c.helo}});
+    hosts.push_back({{"host", h.host}, {"checks", std::move(checks)}});
+  }
+  return {{"checked_at", util::to_unix(v.checked_at)},
+          {"policy_id", v.policy_id},
+          {"mx_error", v.mx_error},
+          {"hosts", std::move(hosts)}};
+}
+
+std::string validations_text(const core::MxValidations& v, util::TimePoint now) {
+  std::string out = fmt::format("MX validation:  {} (policy id {})\n", format_when(v.checked_at, now), v.policy_id);
+  if (!v.mx_error.empty()) out += fmt::format("  {} (hosts below from before)\n", v.mx_error);
+  for (const core::MxHostValidation& h : v.hosts) {
+    for (const core::MxCheck& c : h.checks) {
+      const std::string where = c.address.empty() ? h.host : fmt::format("{} [{}]", h.host, c.address);
+      out += fmt::format("  {}: {}", where, core::result_name(c));
+      if (!c.detail.empty()) out += fmt::format(": {}", c.detail);
+      if (!c.helo.empty()) out += fmt::format(" (greeting {})", c.helo);
+      out += fmt::format(", {}\n", format_when(c.checked_at, now));
+    }
+  }
+  return out;
+}
+
 std::string record_text(const std::string& domain, const core::CacheRecord& r, util::TimePoint now) {
-  auto when = [&](util::TimePoint t) {
-    return util::to_unix(t) == 0 ? std::string("-")
-                                 : fmt::format("{} ({})", util::format_utc(t), util::format_relative(t, now));
-  };
+  auto when = [&](util::TimePoint t) { return format_when(t, now); };
   std::string out = fmt::format("domain:         {}\nstate:          {}\n", domain, record_state(r, now));
   if (r.has_policy()) {
     out += fmt::format("policy id:      {}\nmode:           {}\nmax_age:        {}\nmx:             {}\n", r.policy_id,

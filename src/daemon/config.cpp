@@ -61,6 +61,15 @@ constexpr milliseconds min_retry_period = std::chrono::hours(1);
 constexpr milliseconds max_retry_period = std::chrono::days(7);
 // Ours: one submission holds the sender's only worker thread, one upload a connection.
 constexpr milliseconds max_delivery_timeout = std::chrono::minutes(30);
+// MX validation (issue 5). Ours: at least a minute between probes of one host, and at
+// most a day, so that each day's report has that day's validations.
+constexpr milliseconds min_validation_interval = std::chrono::minutes(1);
+constexpr milliseconds max_validation_interval = std::chrono::days(1);
+constexpr std::int64_t max_validation_concurrency = 256;
+// RFC 5321 sec. 4.5.3.2 asks clients to wait up to 5 minutes for the greeting and the
+// EHLO and STARTTLS replies; a probe need not wait longer. A whole session: ours.
+constexpr milliseconds max_probe_step_timeout = std::chrono::minutes(5);
+constexpr milliseconds max_probe_session_timeout = std::chrono::minutes(30);
 // The sender address when mail_from is not set: a mailbox that takes no replies.
 constexpr std::string_view default_mail_from_local_part = "noreply-smtp-tls-reporting";
 static_assert(sizeof(std::size_t) >= sizeof(std::uint64_t), "sizes are parsed as 64-bit numbers");
@@ -579,13 +588,14 @@ void read_profiles(Reader& r, const toml::table& doc, Config& config) {
       r.problem(line, fmt::format("{}: expected a table ([{}])", prefix, prefix));
       continue;
     }
-    r.reject_unknown(*table, prefix, {"dialect", "testing", "dane"});
+    r.reject_unknown(*table, prefix, {"dialect", "testing", "dane", "validate_enforce"});
     Profile profile{.name = name};
     r.read_choice(r.field(*table, prefix, "dialect"), profile.dialect,
                   {{"postfix", core::Dialect::postfix}, {"postfix-tlsrpt", core::Dialect::postfix_tlsrpt}});
     r.read_choice(r.field(*table, prefix, "testing"), profile.testing,
                   {{"notfound", TestingAnswer::notfound}, {"enforce", TestingAnswer::enforce}});
     r.read_bool(r.field(*table, prefix, "dane"), profile.dane);
+    r.read_bool(r.field(*table, prefix, "validate_enforce"), profile.validate_enforce);
     config.profiles[name] = std::move(profile);
   }
 }
@@ -731,10 +741,39 @@ void read_tlsrpt(Reader& r, const toml::table& doc, TlsRptSettings& t) {
   read_report_sending(r, *table, t);
 }
 
+void read_mx_validation(Reader& r, const toml::table& doc, MxValidationSettings& m) {
+  constexpr std::string_view prefix = "mx_validation";
+  const toml::table* table = r.section(doc, "", prefix);
+  if (!table) return;
+  r.reject_unknown(*table, prefix,
+                   {"enabled", "interval", "concurrency", "helo_name", "ca_file", "step_timeout", "session_timeout",
+                    "count_as_sessions"});
+  r.read_bool(r.field(*table, prefix, "enabled"), m.enabled);
+  r.read_duration_between(r.field(*table, prefix, "interval"), m.interval, Zero::rejected, min_validation_interval,
+                          max_validation_interval);
+  r.read_count(r.field(*table, prefix, "concurrency"), m.concurrency, 1, max_validation_concurrency);
+  const Field helo = r.field(*table, prefix, "helo_name");
+  std::string helo_name;
+  if (r.read_string(helo, helo_name)) {
+    if (helo_name.empty() || usable_helo_name(helo_name))
+      m.probe.helo_name = core::ascii_lowercase(helo_name);
+    else
+      r.fail(helo, fmt::format("mx_validation.helo_name: expected \"\" or a host name other than localhost, not "
+                               "\"{}\"",
+                               helo_name));
+  }
+  r.read_path(r.field(*table, prefix, "ca_file"), m.probe.ca_file, true);
+  r.read_duration_between(r.field(*table, prefix, "step_timeout"), m.probe.step_timeout, Zero::rejected,
+                          milliseconds::zero(), max_probe_step_timeout);
+  r.read_duration_between(r.field(*table, prefix, "session_timeout"), m.probe.session_timeout, Zero::rejected,
+                          milliseconds::zero(), max_probe_session_timeout);
+  r.read_bool(r.field(*table, prefix, "count_as_sessions"), m.count_as_sessions);
+}
+
 void read_document(Reader& r, const toml::table& doc, Config& c) {
   r.reject_unknown(doc, "",
                    {"state_dir", "runtime_dir", "log_level", "listen", "server", "cache", "dns", "fetch", "lookup",
-                    "tlsrpt", "profiles"});
+                    "tlsrpt", "mx_validation", "profiles"});
   r.read_path(r.field(doc, "", "state_dir"), c.state_dir, false);
   r.read_path(r.field(doc, "", "runtime_dir"), c.runtime_dir, false);
   r.read_choice(r.field(doc, "", "log_level"), c.log_level,
@@ -801,6 +840,7 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
   }
 
   read_tlsrpt(r, doc, c.tlsrpt);
+  read_mx_validation(r, doc, c.mx_validation);
   read_profiles(r, doc, c);
 }
 
@@ -846,6 +886,13 @@ void check_relations(Reader& r, const Config& c) {
     if (dkim.domain.empty() && c.tlsrpt.submitter.empty() && !r.failed("tlsrpt.dkim_domain") &&
         !r.failed("tlsrpt.submitter"))
       r.problem(key_line, "tlsrpt.dkim_key_file: needs tlsrpt.dkim_domain or tlsrpt.submitter (the signing domain)");
+  }
+  const io::MxProbeSettings& probe = c.mx_validation.probe;
+  if (both_valid("mx_validation.step_timeout", "mx_validation.session_timeout") &&
+      probe.step_timeout > probe.session_timeout) {
+    r.problem(line("mx_validation.step_timeout", "mx_validation.session_timeout"),
+              fmt::format("mx_validation.step_timeout ({}) must not exceed mx_validation.session_timeout ({})",
+                          duration_text(probe.step_timeout), duration_text(probe.session_timeout)));
   }
   if (both_valid("lookup.cold_budget", "lookup.reply_deadline") && c.cold_budget > c.reply_deadline) {
     r.problem(line("lookup.cold_budget", "lookup.reply_deadline"),
@@ -899,6 +946,8 @@ void complete(Config& c, const std::string& state_dir_override) {
   add_default_listener(c);
   add_default_tlsrpt_socket(c);
   derive_sender_defaults(c.tlsrpt);
+  // MX hosts are checked against the CA bundle the policy hosts are (WebPKI either way).
+  if (c.mx_validation.probe.ca_file.empty()) c.mx_validation.probe.ca_file = c.fetch.ca_file;
 }
 
 std::expected<std::string, std::string> read_capped(const std::string& path) {
@@ -915,6 +964,11 @@ std::expected<std::string, std::string> read_capped(const std::string& path) {
 }
 
 }  // namespace
+
+bool usable_helo_name(std::string_view name) {
+  const std::string lower = core::ascii_lowercase(name);
+  return core::is_host_name(lower) && lower != "localhost" && !lower.ends_with(".localhost");
+}
 
 const Profile& Config::profile_for(const std::string& map_name, bool* known) const {
   const auto it = profiles.find(map_name);

@@ -12,6 +12,7 @@
 #include "core/answer.hpp"
 #include "core/cache_rules.hpp"
 #include "io/dns_resolver.hpp"
+#include "io/mx_probe.hpp"
 #include "io/policy_fetcher.hpp"
 #include "io/report_sender.hpp"
 
@@ -35,6 +36,24 @@ struct Profile {
   // Answer "dane"/"dane-only" where DANE applies (RFC 8461 sec. 2: MTA-STS must not
   // override DANE). Only for Postfix with smtp_dns_support_level = dnssec.
   bool dane = false;
+  // Also validate the MX hosts of enforce-mode domains (daemon/mx_validator): shown by
+  // mtastsctl only; Postfix enforces and reports those sessions itself.
+  bool validate_enforce = false;
+};
+
+// mtastsd's own validation of the MX hosts of testing-mode domains (issue 5,
+// daemon/mx_validator), in [mx_validation].
+struct MxValidationSettings {
+  bool enabled = true;
+  std::chrono::seconds interval{std::chrono::hours(1)};  // one probe per MX host and address this often
+  std::size_t concurrency = 4;                           // probes at a time, all domains together
+  // Each probe is also counted as a TLS session of the day's report (for senders whose
+  // Postfix reports nothing: no libtlsrpt, no log source).
+  bool count_as_sessions = false;
+  // Config keys: helo_name -> probe.helo_name ("" = this host's name, found at start-up),
+  // ca_file -> probe.ca_file ("" = fetch.ca_file, filled in by the loader),
+  // step_timeout, session_timeout -> probe.*.
+  io::MxProbeSettings probe;
 };
 
 // TLS-RPT collection (RFC 8460) and who the reports come from.
@@ -103,6 +122,7 @@ struct Config {
   std::chrono::milliseconds reply_deadline{10000}; // any lookup is answered within this
 
   TlsRptSettings tlsrpt;
+  MxValidationSettings mx_validation;
 
   std::map<std::string, Profile> profiles;         // always holds "default"
   const Profile& profile_for(const std::string& map_name, bool* known = nullptr) const;
@@ -114,6 +134,11 @@ struct ConfigProblem {
   std::string message;
   std::string to_string() const;  // "FILE:LINE: message"
 };
+
+// Whether `name` may be sent as our EHLO name (mx_validation.helo_name): a host name
+// (RFC 5321 sec. 4.1.1.1), and not "localhost" or a name under it (RFC 6761 sec. 6.3),
+// which would name every host.
+bool usable_helo_name(std::string_view name);
 
 // Built-in defaults; state_dir_override (if non-empty) puts socket, cache and
 // runtime files under that directory (scripts/run, tests).

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include "daemon/log_follower.hpp"
 #include "daemon/lookup_service.hpp"
+#include "daemon/mx_validator.hpp"
 #include "daemon/postfix_log_sessions.hpp"
 #include "daemon/refresher.hpp"
 #include "daemon/report_dispatch.hpp"
@@ -22,6 +23,8 @@
 #include "daemon/tlsrpt_aggregator.hpp"
 #include "daemon/tlsrpt_collector.hpp"
 #include "io/dns_resolver.hpp"
+#include "io/mx_probe.hpp"
+#include "io/mx_validation_store.hpp"
 #include "io/policy_fetcher.hpp"
 #include "io/policy_store.hpp"
 #include "io/report_outbox.hpp"
@@ -111,9 +114,9 @@ struct TlsRptCollection {
   void log_summary() const {
     if (!aggregator) return;
     const AggregatorStats& a = aggregator->stats();
-    spdlog::info("TLS-RPT: {} session(s) counted ({} failed by mtastsd's policy state), {} not counted, {} lost to "
-                 "store errors",
-                 a.counted, a.policy_failures, a.rejected, a.lost);
+    spdlog::info("TLS-RPT: {} session(s) counted ({} failed by mtastsd's policy state, {} by its MX validation), {} "
+                 "not counted, {} lost to store errors",
+                 a.counted, a.policy_failures, a.validation_failures, a.rejected, a.lost);
     spdlog::info("TLS-RPT: {} datagram(s) received, {} malformed", collector->received(), collector->malformed());
     if (log_sessions) {
       const LogSessionStats& l = log_sessions->stats();
@@ -127,11 +130,12 @@ struct TlsRptCollection {
 
 static std::expected<TlsRptCollection, std::string> set_up_tlsrpt(boost::asio::any_io_executor ex,
                                                                   const Config& config, io::PolicyStore& policies,
+                                                                  io::MxValidationStore& validations,
                                                                   io::TlsrptStore& store, io::DnsResolver& dns) {
   TlsRptCollection c;
   if (!config.tlsrpt.enabled) return c;
   const TlsRptSettings& t = config.tlsrpt;
-  c.aggregator = std::make_unique<TlsrptAggregator>(ex, config, policies, store);
+  c.aggregator = std::make_unique<TlsrptAggregator>(ex, config, policies, validations, store);
   c.collector = std::make_unique<TlsrptCollector>(ex, t, *c.aggregator);
   if (auto ok = c.collector->open(); !ok) return std::unexpected("TLS-RPT socket: " + ok.error());
   if (!t.postfix_log.empty()) {
@@ -156,6 +160,40 @@ static std::expected<TlsRptCollection, std::string> set_up_tlsrpt(boost::asio::a
   return c;
 }
 
+namespace {
+// MX validation of testing-mode domains (issue 5): the probe and the validator, told of
+// the lookup service's answers. Empty when it is off, or (logged) when this host has no
+// usable EHLO name; an unusable CA file is fatal (std::runtime_error from io::MxProbe).
+struct MxValidation {
+  std::unique_ptr<io::MxProbe> probe;
+  std::unique_ptr<MxValidator> validator;
+};
+MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config, io::DnsResolver& dns,
+                                  io::MxValidationStore& store, LookupService& service,
+                                  TlsrptAggregator* aggregator) {
+  MxValidation v;
+  if (!config.mx_validation.enabled) return v;
+  auto settings = probe_settings(config.mx_validation);
+  if (!settings) {
+    spdlog::error("MX validation is off: {}; set mx_validation.helo_name", settings.error());
+    return v;
+  }
+  v.probe = std::make_unique<io::MxProbe>(ex, *settings);
+  MxValidator::SessionSink sink;
+  if (aggregator && config.mx_validation.count_as_sessions)
+    sink = [aggregator](core::SessionEvent session) { aggregator->add(std::move(session)); };
+  v.validator = std::make_unique<MxValidator>(ex, config.mx_validation, store, real_network(dns, *v.probe),
+                                              std::move(sink));
+  service.on_policy_answer([validator = v.validator.get()](const std::string& domain,
+                                                           const core::CacheRecord& record, const Profile& profile) {
+    validator->note_answer(domain, record, profile);
+  });
+  spdlog::info("MX validation of testing-mode domains: EHLO {}, every {}s, {} probe(s) at a time", settings->helo_name,
+               config.mx_validation.interval.count(), config.mx_validation.concurrency);
+  return v;
+}
+}  // namespace
+
 int run_daemon(const Config& config) {
   // Connections plus listeners, LMDB, DNS and fetches in flight.
   raise_fd_limit(config.max_connections + 256);
@@ -175,6 +213,12 @@ int run_daemon(const Config& config) {
     spdlog::critical("cannot open the TLS-RPT tables in {}/cache: {}", config.state_dir, tlsrpt_store.error().detail);
     return 1;
   }
+  auto validations = io::MxValidationStore::open(*env);
+  if (!validations) {
+    spdlog::critical("cannot open the MX validation table in {}/cache: {}", config.state_dir,
+                     validations.error().detail);
+    return 1;
+  }
   asio::io_context io(1);
   std::unique_ptr<io::DnsResolver> dns;
   try {
@@ -191,12 +235,19 @@ int run_daemon(const Config& config) {
     return 1;
   }
   Refresher refresher(io.get_executor(), config, **store, service);
-  auto tlsrpt = set_up_tlsrpt(io.get_executor(), config, **store, **tlsrpt_store, *dns);
+  auto tlsrpt = set_up_tlsrpt(io.get_executor(), config, **store, **validations, **tlsrpt_store, *dns);
   if (!tlsrpt) {
     spdlog::critical("{}", tlsrpt.error());
     return 1;
   }
   TlsrptAggregator* aggregator = tlsrpt->aggregator.get();
+  MxValidation mx_validation;
+  try {
+    mx_validation = set_up_mx_validation(io.get_executor(), config, *dns, **validations, service, aggregator);
+  } catch (const std::exception& e) {
+    spdlog::critical("MX validation: {}", e.what());
+    return 1;
+  }
   // Report sending needs the origin; without it set_up_tlsrpt has said so.
   std::unique_ptr<io::ReportOutbox> outbox;
   std::unique_ptr<io::ReportSender> sender;
@@ -230,8 +281,9 @@ int run_daemon(const Config& config) {
   };
   asio::steady_timer prune_timer(io);
   std::function<void()> prune = [&] {
-    aggregator->prune();
+    if (aggregator) aggregator->prune();
     if (scheduler) scheduler->prune();
+    if (mx_validation.validator) mx_validation.validator->prune();
     prune_timer.expires_after(kPruneInterval);
     prune_timer.async_wait([&](boost::system::error_code ec) {
       if (!ec) prune();
@@ -273,7 +325,7 @@ int run_daemon(const Config& config) {
   if (scheduler) scheduler->start();
   if (!config.dns.trust_anchor_file.empty()) asio::co_spawn(io, check_dnssec_path(*dns), asio::detached);
   schedule_commit();
-  if (aggregator) prune();
+  prune();
   spdlog::info("mtastsd ready ({} listener(s), config {})", config.listen.size(), config.source);
   io.run();
   if (aggregator) aggregator->flush();

@@ -1,5 +1,6 @@
 // Wires the daemon together: store, resolver, fetcher, lookup service,
-// socketmap server and refresher on one io_context; handles signals
+// socketmap server, refresher, TLS-RPT collection and reports, and the MX
+// validator of testing-mode domains on one io_context; handles signals
 // (SIGTERM/SIGINT: stop accepting, drain in-flight lookups, exit).
 #pragma once
 #include "daemon/config.hpp"

@@ -88,8 +88,9 @@ void LookupService::note_unknown_profile(const std::string& name) {
 }
 
 core::SocketmapReply LookupService::reply_for(const core::CacheRecord& record, const Profile& profile,
-                                              const std::string& domain) const {
+                                              const std::string& domain) {
   using core::StsMode;
+  if (policy_answered_) policy_answered_(domain, record, profile);
   const auto mode = record.policy.mode;
   const bool enforce = mode == StsMode::enforce || (mode == StsMode::testing && profile.testing == TestingAnswer::enforce);
   if (!enforce) return {core::ReplyStatus::notfound, ""};

@@ -7,6 +7,7 @@
 // and resolved in a single flight of its own.
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -37,6 +38,11 @@ class LookupService {
   // force re-fetches the policy even if the TXT id is unchanged (refresher).
   void resolve_in_background(const std::string& domain, bool force);
 
+  // Told of every answer given from a policy (before the reply is sent; it must not
+  // block): the MX validator (issue 5) validates testing-mode domains in the background.
+  using PolicyAnswered = std::function<void(const std::string& domain, const core::CacheRecord&, const Profile&)>;
+  void on_policy_answer(PolicyAnswered observer) { policy_answered_ = std::move(observer); }
+
   // Resolutions in flight, MTA-STS and DANE (for draining on shutdown).
   std::size_t in_flight() const { return flights_.size() + dane_flights_.size(); }
 
@@ -56,8 +62,7 @@ class LookupService {
                                                                           Deadline deadline);
   std::optional<core::CacheRecord> read_record(const std::string& domain);
   void write_record(const std::string& domain, const core::CacheRecord& record);
-  core::SocketmapReply reply_for(const core::CacheRecord& record, const Profile& profile,
-                                 const std::string& domain) const;
+  core::SocketmapReply reply_for(const core::CacheRecord& record, const Profile& profile, const std::string& domain);
   void note_unknown_profile(const std::string& name);
 
   boost::asio::any_io_executor ex_;
@@ -69,6 +74,7 @@ class LookupService {
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
   std::unordered_map<std::string, std::shared_ptr<DaneFlight>> dane_flights_;
   std::unordered_map<std::string, bool> unknown_profiles_logged_;
+  PolicyAnswered policy_answered_;
 };
 
 }  // namespace mtastsd::daemon

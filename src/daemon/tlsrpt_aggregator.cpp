@@ -7,9 +7,10 @@
 namespace mtastsd::daemon {
 
 TlsrptAggregator::TlsrptAggregator(boost::asio::any_io_executor ex, const Config& config, io::PolicyStore& policies,
-                                   io::TlsrptStore& store, util::NowFn now)
+                                   io::MxValidationStore& validations, io::TlsrptStore& store, util::NowFn now)
     : config_(config),
       policies_(policies),
+      validations_(validations),
       store_(store),
       now_(std::move(now)),
       not_counted_(std::move(ex), "TLS session not counted") {
@@ -32,7 +33,17 @@ void TlsrptAggregator::add(core::SessionEvent event) {
   event = core::attribute_log_policy(std::move(event), cached, now, log_profile_);
   if (event.policy.type != core::PolicyType::tlsa && core::policy_failure_in_force(cached, now))
     ++stats_.policy_failures;
-  pending_.push_back(io::KeyedSession{std::move(*key), core::apply_policy_failure(std::move(event), cached, now)});
+  event = core::apply_policy_failure(std::move(event), cached, now);
+  const bool testing_mode = cached && cached->policy.mode == core::StsMode::testing;
+  if (event.policy.type == core::PolicyType::no_policy_found && testing_mode && config_.mx_validation.enabled) {
+    // Unreadable validations count as none: the session is counted with Postfix's outcome.
+    auto validations = validations_.get(key->report_domain);
+    const core::MxValidations* validated = validations && *validations ? &**validations : nullptr;
+    const std::size_t details = event.failure_details.size();
+    event = core::apply_testing_validation(std::move(event), cached, validated, now);
+    if (event.failure_details.size() > details) ++stats_.validation_failures;
+  }
+  pending_.push_back(io::KeyedSession{std::move(*key), std::move(event)});
   if (pending_.size() >= kMaxPendingSessions) flush();
 }
 

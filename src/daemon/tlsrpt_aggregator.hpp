@@ -6,7 +6,11 @@
 // and an early flush keeps memory bounded under a flood (kMaxPendingSessions).
 // Before a session waits, mtastsd's policy cache completes it
 // (core/tlsrpt_attribution): the policy of log sessions, and the policy fetch
-// failures of RFC 8461 sec. 6 that Postfix cannot see.
+// failures of RFC 8461 sec. 6 that Postfix cannot see. Then mtastsd's own MX
+// validation (core/mx_validation, io/mx_validation_store) decides the sessions
+// Postfix ran without a policy to a domain whose cached policy is `testing`: they
+// count under that sts policy, failed where the MX host's validation failed
+// (only with mx_validation.enabled; without it they stay as Postfix reported them).
 // Sessions the store cannot count (core::merge_session errors) are logged
 // rate-limited (ThrottledWarning). One thread: the daemon's io_context.
 #pragma once
@@ -16,10 +20,12 @@
 #include <string>
 #include <vector>
 #include <boost/asio/any_io_executor.hpp>
+#include "core/mx_validation.hpp"
 #include "core/session_event.hpp"
 #include "core/tlsrpt_attribution.hpp"
 #include "daemon/config.hpp"
 #include "daemon/throttled_warning.hpp"
+#include "io/mx_validation_store.hpp"
 #include "io/policy_store.hpp"
 #include "io/tlsrpt_store.hpp"
 #include "util/clock.hpp"
@@ -35,15 +41,17 @@ struct AggregatorStats {
   std::uint64_t rejected = 0;   // refused by core::merge_session
   std::uint64_t lost = 0;       // in a batch the store could not write (LMDB error)
   std::uint64_t policy_failures = 0;  // sessions counted as failed by apply_policy_failure
+  std::uint64_t validation_failures = 0;  // testing-mode sessions failed by apply_testing_validation
 };
 
 class TlsrptAggregator {
  public:
   TlsrptAggregator(boost::asio::any_io_executor ex, const Config& config, io::PolicyStore& policies,
-                   io::TlsrptStore& store, util::NowFn now = util::system_now);
+                   io::MxValidationStore& validations, io::TlsrptStore& store, util::NowFn now = util::system_now);
 
   // One session, counted under today's UTC day at the next flush. Events of an
-  // unknown policy type (Postfix log lines) get theirs from the policy cache.
+  // unknown policy type (Postfix log lines) get theirs from the policy cache;
+  // no-policy-found events of testing-mode domains the MX validation's verdict.
   void add(core::SessionEvent event);
   // How far a log source is read: stored with the next flush.
   void set_position(const std::string& source, const io::LogPosition& position);
@@ -59,6 +67,7 @@ class TlsrptAggregator {
  private:
   const Config& config_;
   io::PolicyStore& policies_;
+  io::MxValidationStore& validations_;
   io::TlsrptStore& store_;
   util::NowFn now_;
   core::LogProfile log_profile_;

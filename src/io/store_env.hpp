@@ -1,5 +1,6 @@
 // The LMDB environment of a state directory, shared by every table mtastsd keeps
-// there (PolicyStore: "policies"; TlsrptStore: the TLS-RPT tables). LMDB forbids
+// there (PolicyStore: "policies"; TlsrptStore and ReportOutbox: the TLS-RPT tables;
+// MxValidationStore: "mx_validations"). LMDB forbids
 // opening one environment twice in a process, so the daemon opens it once and
 // hands it to each store; mtastsctl opens it read-only while the daemon runs.
 // Layout: one data file <directory>/cache.mdb plus LMDB's lock file cache.mdb-lock

@@ -323,6 +323,43 @@ SCENARIOS += [
 ]
 # --- end of TLS-RPT end to end ---
 
+# --- testing mode: mtastsd's own MX validation (test_testing_validation.py) ---
+# Domains whose policy is mode testing, each publishing a TLSRPT record, with MX hosts served by
+# the receiver of one kind: what enforce would refuse, mtastsd's validation finds and the
+# domain's report shows. One domain per fault and per session source, so each report is exact.
+def _testing(domain: str, id_: str, mx: tuple[tuple[str, str], ...]) -> Scenario:
+    return Scenario(domain, txt=(f"v=STSv1; id={id_};",),
+                    policy=policy("testing", (f"mail.{domain}", f"*.mx.{domain}")), mx=mx,
+                    records=_with_tlsrpt(domain))
+
+
+def _testing_one_mx(domain: str, id_: str, receiver: str) -> Scenario:
+    return _testing(domain, id_, ((f"mail.{domain}", receiver),))
+
+
+TESTING_RESULTS = {  # receiver kind -> what the validation finds (RFC 8460 result type, or "ok")
+    "good": "ok",
+    "wrong-name": "certificate-host-mismatch",
+    "expired": "certificate-expired",
+    "untrusted": "certificate-not-trusted",
+    "plaintext": "starttls-not-supported",
+}
+SCENARIOS += [_testing_one_mx(f"tst-{kind}.example", f"tst{n}", kind) for n, kind in enumerate(TESTING_RESULTS)]
+SCENARIOS += [
+    # The only MX host matches none of the policy's patterns (its certificate is fine for its name).
+    _testing("tst-mx-mismatch.example", "tstmm1", (("rogue.tst-mx-mismatch.example", "good"),)),
+    # MX 10 has a good certificate, MX 20 an expired one.
+    _testing("tst-two-mx.example", "tsttwo1", (("mail.tst-two-mx.example", "good"),
+                                              ("b.mx.tst-two-mx.example", "expired"))),
+    # Sessions from a real Postfix 3.7's log.
+    _testing_one_mx("tst-log-good.example", "tstlg1", "good"),
+    _testing_one_mx("tst-log-untrusted.example", "tstlu1", "untrusted"),
+    # No session source at all: the validations are the sessions (count_as_sessions).
+    _testing("tst-count.example", "tstcnt1", (("mail.tst-count.example", "good"),
+                                             ("b.mx.tst-count.example", "plaintext"))),
+]
+# --- end of testing mode ---
+
 # --- TLS-RPT report schedule (test_report_schedule.py) ---
 # Report domains whose TLSRPT record names a mailbox (handed to the test's SMTP relay, whatever the
 # mailbox's domain) and an https endpoint (the test's HTTPS receiver, one path per domain).

@@ -121,6 +121,17 @@ void expect_default_values(const Config& c) {
   EXPECT_EQ(p.dialect, core::Dialect::postfix);
   EXPECT_EQ(p.testing, TestingAnswer::notfound);
   EXPECT_FALSE(p.dane);
+  EXPECT_FALSE(p.validate_enforce);
+  const MxValidationSettings& m = c.mx_validation;
+  EXPECT_TRUE(m.enabled);
+  EXPECT_EQ(m.interval, hours(1));
+  EXPECT_EQ(m.concurrency, 4u);
+  EXPECT_FALSE(m.count_as_sessions);
+  EXPECT_EQ(m.probe.helo_name, "");  // this host's name, found at start-up
+  EXPECT_EQ(m.probe.ca_file, "");    // fetch.ca_file
+  EXPECT_EQ(m.probe.port, 25);
+  EXPECT_EQ(m.probe.step_timeout, seconds(30));
+  EXPECT_EQ(m.probe.session_timeout, minutes(2));
 }
 
 TEST(DefaultConfig, BuiltInValues) {
@@ -215,10 +226,21 @@ dkim_domain = "Example.NET"
 https_ca_file = "/etc/ssl/upload-ca.pem"
 https_timeout = "90s"
 
+[mx_validation]
+enabled = false
+interval = "30m"
+concurrency = 2
+helo_name = "MTA1.example.net"
+ca_file = "/etc/ssl/mx-ca.pem"
+step_timeout = "10s"
+session_timeout = "1m"
+count_as_sessions = true
+
 [profiles.postfix310]
 dialect = "postfix-tlsrpt"
 testing = "enforce"
 dane = true
+validate_enforce = true
 )");
   EXPECT_EQ(c.source, kFile);
   EXPECT_EQ(c.state_dir, "/srv/mtastsd/state");
@@ -292,8 +314,62 @@ dane = true
   EXPECT_EQ(p.dialect, core::Dialect::postfix_tlsrpt);
   EXPECT_EQ(p.testing, TestingAnswer::enforce);
   EXPECT_TRUE(p.dane);
+  EXPECT_TRUE(p.validate_enforce);
+  const MxValidationSettings& m = c.mx_validation;
+  EXPECT_FALSE(m.enabled);
+  EXPECT_EQ(m.interval, minutes(30));
+  EXPECT_EQ(m.concurrency, 2u);
+  EXPECT_EQ(m.probe.helo_name, "mta1.example.net");
+  EXPECT_EQ(m.probe.ca_file, "/etc/ssl/mx-ca.pem");
+  EXPECT_EQ(m.probe.step_timeout, seconds(10));
+  EXPECT_EQ(m.probe.session_timeout, minutes(1));
+  EXPECT_TRUE(m.count_as_sessions);
   EXPECT_EQ(c.profiles.at("default").dialect, core::Dialect::postfix);
   EXPECT_FALSE(c.profiles.at("default").dane);
+}
+
+TEST(ParseConfig, MxValidationChecksItsValues) {
+  EXPECT_EQ(only_problem("[mx_validation]\nhelo_name = \"localhost\"\n"),
+            "test.conf:2: mx_validation.helo_name: expected \"\" or a host name other than localhost, not "
+            "\"localhost\"");
+  for (const char* helo : {"mta.localhost", "LocalHost", "a b.example", "[192.0.2.1]", "mta.example."})
+    EXPECT_THAT(only_problem(fmt::format("[mx_validation]\nhelo_name = \"{}\"\n", helo)),
+                HasSubstr("mx_validation.helo_name: expected")) << helo;
+  EXPECT_EQ(only_problem("[mx_validation]\ninterval = \"30s\"\n"),
+            "test.conf:2: mx_validation.interval: must be at least 1m, not 30s");
+  EXPECT_EQ(only_problem("[mx_validation]\ninterval = \"2d\"\n"),
+            "test.conf:2: mx_validation.interval: must be at most 1d, not 2d");
+  EXPECT_EQ(only_problem("[mx_validation]\nconcurrency = 0\n"),
+            "test.conf:2: mx_validation.concurrency: must be between 1 and 256, not 0");
+  EXPECT_EQ(only_problem("[mx_validation]\nstep_timeout = \"6m\"\n"),
+            "test.conf:2: mx_validation.step_timeout: must be at most 5m, not 6m");
+  EXPECT_EQ(only_problem("[mx_validation]\nsession_timeout = \"20s\"\n"),
+            "test.conf:2: mx_validation.step_timeout (30s) must not exceed mx_validation.session_timeout (20s)");
+  EXPECT_EQ(only_problem("[mx_validation]\nca_file = \"certs.pem\"\n"),
+            "test.conf:2: mx_validation.ca_file: expected an absolute path, not \"certs.pem\"");
+  EXPECT_THAT(only_problem("[mx_validation]\nenable = true\n"),
+              StartsWith("test.conf:2: unknown key 'mx_validation.enable' (did you mean 'mx_validation.enabled'?)"));
+  EXPECT_THAT(only_problem("[profiles.p]\nvalidate_enforce = \"yes\"\n"),
+              HasSubstr("profiles.p.validate_enforce: expected true or false"));
+}
+
+// MX hosts are checked against the policy hosts' CA bundle unless told otherwise.
+TEST(ParseConfig, MxValidationCaFileDefaultsToTheFetchCaFile) {
+  EXPECT_EQ(parse_ok("[fetch]\nca_file = \"/etc/ca.pem\"\n").mx_validation.probe.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(parse_ok("[fetch]\nca_file = \"/etc/ca.pem\"\n[mx_validation]\nca_file = \"/etc/mx.pem\"\n")
+                .mx_validation.probe.ca_file,
+            "/etc/mx.pem");
+}
+
+TEST(UsableHeloName, HostNamesButNotLocalhost) {
+  EXPECT_TRUE(usable_helo_name("mta1.example.net"));
+  EXPECT_TRUE(usable_helo_name("mailhost"));
+  EXPECT_TRUE(usable_helo_name("localhost.example.net"));  // a real name that starts so
+  EXPECT_FALSE(usable_helo_name("localhost"));
+  EXPECT_FALSE(usable_helo_name("LOCALHOST"));
+  EXPECT_FALSE(usable_helo_name("mta.localhost"));
+  EXPECT_FALSE(usable_helo_name(""));
+  EXPECT_FALSE(usable_helo_name("127.0.0.1"));
 }
 
 TEST(ParseConfig, IntegersAreSecondsAndBytes) {

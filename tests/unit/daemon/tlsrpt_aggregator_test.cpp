@@ -1,7 +1,8 @@
 // The aggregator on a real LMDB environment in a temporary directory and a fixed
 // clock: sessions wait in memory until flush() writes them in one batch with the
 // log positions, log sessions get their policy from the policy cache, a failing
-// policy fetch fails the sessions made meanwhile (RFC 8461 sec. 6), and pruning
+// policy fetch fails the sessions made meanwhile (RFC 8461 sec. 6), sessions to
+// testing-mode domains take the MX validation's verdict (issue 5), and pruning
 // keeps tlsrpt.retention_days before today.
 #include "daemon/tlsrpt_aggregator.hpp"
 
@@ -51,18 +52,20 @@ class AggregatorTest : public ::testing::Test {
     ASSERT_TRUE(env.has_value()) << env.error().detail;
     env_ = *env;
     policies_ = std::move(io::PolicyStore::open(env_).value());
+    validations_ = std::move(io::MxValidationStore::open(env_).value());
     store_ = std::move(io::TlsrptStore::open(env_).value());
     config_ = default_config();
   }
   void TearDown() override {
     store_.reset();
+    validations_.reset();
     policies_.reset();
     env_.reset();
     fs::remove_all(root_);
   }
 
   TlsrptAggregator make() {
-    return TlsrptAggregator(io_.get_executor(), config_, *policies_, *store_, [this] { return now_; });
+    return TlsrptAggregator(io_.get_executor(), config_, *policies_, *validations_, *store_, [this] { return now_; });
   }
   std::optional<core::DomainDay> today(const std::string& domain = "example.com") {
     return store_->get(DomainDayKey{kToday, domain}).value();
@@ -72,6 +75,7 @@ class AggregatorTest : public ::testing::Test {
   fs::path root_;
   std::shared_ptr<io::StoreEnv> env_;
   std::unique_ptr<io::PolicyStore> policies_;
+  std::unique_ptr<io::MxValidationStore> validations_;
   std::unique_ptr<io::TlsrptStore> store_;
   Config config_;
   util::TimePoint now_ = kNow;
@@ -157,6 +161,84 @@ TEST_F(AggregatorTest, AFailingPolicyFetchFailsTheSessions) {
   EXPECT_EQ(day->policies[1].policy.type, PolicyType::tlsa);
   EXPECT_EQ(day->policies[1].successful_sessions, 1u);
   EXPECT_EQ(aggregator.stats().policy_failures, 1u);
+}
+
+// Issue 5: Postfix was answered NOTFOUND for a testing-mode domain and reports
+// no-policy-found; mtastsd's validation of the MX host decides.
+TEST_F(AggregatorTest, TestingModeSessionsTakeTheMxValidationsVerdict) {
+  core::CacheRecord record;
+  record.policy_id = "T";
+  record.policy_text = "version: STSv1\nmode: testing\nmx: mail.example.com\nmax_age: 86400\n";
+  record.policy = core::parse_sts_policy(record.policy_text).value();
+  record.valid_until = kNow + std::chrono::hours(1);
+  ASSERT_TRUE(policies_->put("example.com", record));
+  const core::MxCheck expired{.address = "192.0.2.25",
+                              .checked_at = kNow,
+                              .outcome = core::MxOutcome::failed,
+                              .failure = core::FailureType::certificate_expired,
+                              .detail = "certificate expired",
+                              .helo = "mail.example.com"};
+  ASSERT_TRUE(validations_->put("example.com", {.checked_at = kNow, .policy_id = "T",
+                                                .hosts = {{"mail.example.com", {expired}}}}));
+
+  TlsrptAggregator aggregator = make();
+  core::SessionEvent datagram = datagram_session(PolicyType::no_policy_found);
+  datagram.mx_hostname.clear();  // a successful session's datagram names no MX host
+  aggregator.add(datagram);
+  aggregator.add(log_session());  // no policy answered: no-policy-found, then the same verdict
+  aggregator.flush();
+  auto day = today();
+  ASSERT_TRUE(day && day->policies.size() == 1);
+  const core::PolicyAggregate& sts = day->policies[0];
+  EXPECT_EQ(sts.policy.type, PolicyType::sts);
+  EXPECT_EQ(sts.policy.strings, record.policy.lines);
+  EXPECT_EQ(sts.policy.mx_hosts, std::vector<std::string>{"mail.example.com"});
+  EXPECT_EQ(sts.successful_sessions, 0u);
+  EXPECT_EQ(sts.failed_sessions, 2u);
+  ASSERT_EQ(sts.failure_details.size(), 1u);
+  const core::FailureDetail& detail = sts.failure_details[0].detail;
+  EXPECT_EQ(detail.result_type, core::FailureType::certificate_expired);
+  EXPECT_EQ(detail.receiving_mx_hostname, "mail.example.com");
+  EXPECT_EQ(detail.receiving_ip, "192.0.2.25");
+  EXPECT_EQ(detail.failure_reason_code, "certificate expired");
+  EXPECT_EQ(aggregator.stats().validation_failures, 2u);
+
+  // A validation that passed: counted under the sts policy, successful.
+  ASSERT_TRUE(validations_->put("example.com",
+                                {.checked_at = kNow, .policy_id = "T",
+                                 .hosts = {{"mail.example.com", {{.address = "192.0.2.25",
+                                                                  .checked_at = kNow,
+                                                                  .outcome = core::MxOutcome::ok}}}}}));
+  aggregator.add(datagram);
+  aggregator.flush();
+  EXPECT_EQ(today()->policies.at(0).successful_sessions, 1u);
+  EXPECT_EQ(aggregator.stats().validation_failures, 2u);
+
+  // Validation off: Postfix's report stands.
+  config_.mx_validation.enabled = false;
+  TlsrptAggregator without = make();
+  without.add(datagram);
+  without.flush();
+  ASSERT_EQ(today()->policies.size(), 2u);
+  EXPECT_EQ(today()->policies[1].policy.type, PolicyType::no_policy_found);
+}
+
+// Enforce-mode domains are Postfix's to report, whatever mtastsd validated.
+TEST_F(AggregatorTest, EnforceModeSessionsKeepPostfixsPolicy) {
+  core::CacheRecord record;
+  record.policy_id = "E";
+  record.policy_text = "version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 86400\n";
+  record.policy = core::parse_sts_policy(record.policy_text).value();
+  record.valid_until = kNow + std::chrono::hours(1);
+  ASSERT_TRUE(policies_->put("example.com", record));
+  ASSERT_TRUE(validations_->put("example.com", {.checked_at = kNow, .policy_id = "E",
+                                                .hosts = {{"mail.example.com", {core::not_in_policy_check(kNow)}}}}));
+  TlsrptAggregator aggregator = make();
+  aggregator.add(datagram_session(PolicyType::no_policy_found));
+  aggregator.flush();
+  EXPECT_EQ(today()->policies.at(0).policy.type, PolicyType::no_policy_found);
+  EXPECT_EQ(today()->policies.at(0).successful_sessions, 1u);
+  EXPECT_EQ(aggregator.stats().validation_failures, 0u);
 }
 
 TEST_F(AggregatorTest, UncountableSessionsAreRejectedNotWritten) {
