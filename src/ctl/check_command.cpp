@@ -4,8 +4,6 @@
 // the last one ends.
 #include "ctl/check_command.hpp"
 
-#include <unistd.h>
-#include <climits>
 #include <iostream>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,6 +15,7 @@
 #include "core/sts_record.hpp"
 #include "ctl/check_view.hpp"
 #include "daemon/dane_discovery.hpp"
+#include "daemon/mx_validator.hpp"
 #include "io/dns_rdata.hpp"
 #include "io/mx_probe.hpp"
 #include "io/policy_fetcher.hpp"
@@ -60,23 +59,17 @@ core::CacheLookup read_cache(const daemon::Config& config, const std::string& do
   return {"", std::move(*record)};
 }
 
-std::string this_host_name() {
-  char name[HOST_NAME_MAX + 1] = {};
-  if (gethostname(name, sizeof name) != 0) return "";
-  return core::ascii_lowercase(name);
-}
-
 // Everything the check learns, in the order of core::CheckArea.
 class Check {
  public:
-  Check(asio::io_context& io, const daemon::Config& config, std::string domain, const std::string& helo_name)
+  Check(asio::io_context& io, const daemon::Config& config, std::string domain, io::MxProbeSettings probe)
       : io_(io),
         config_(config),
         domain_(std::move(domain)),
         dns_(io.get_executor(), config.dns),
         fetcher_(io.get_executor(), dns_, config.fetch),
-        // MX hosts are checked against the same trust anchors as the policy host (WebPKI).
-        probe_(io.get_executor(), io::MxProbeSettings{.helo_name = helo_name, .ca_file = config.fetch.ca_file}) {}
+        // As the daemon's MX validation probes (mx_validation: EHLO name, CA file, deadlines).
+        probe_(io.get_executor(), std::move(probe)) {}
 
   // The steps up to the MX probes, which it starts and leaves running on the executor.
   asio::awaitable<void> run() {
@@ -227,15 +220,18 @@ int check(const daemon::Config& config, const CheckOptions& options) {
     std::cerr << "mtastsctl: '" << options.domain << "' is not a domain name\n";
     return kCheckUnknown;
   }
-  const std::string helo = options.helo_name.empty() ? this_host_name() : options.helo_name;
-  if (!core::is_host_name(helo)) {
-    std::cerr << "mtastsctl: this host's name \"" << helo << "\" is no host name to greet MX hosts with: give --helo\n";
+  daemon::MxValidationSettings validation = config.mx_validation;
+  if (!options.helo_name.empty()) validation.probe.helo_name = options.helo_name;
+  auto probe = daemon::probe_settings(validation);
+  if (!probe || !core::is_host_name(probe->helo_name)) {
+    std::cerr << "mtastsctl: " << (probe ? "\"" + probe->helo_name + "\" is not a host name" : probe.error())
+              << ": give --helo NAME or mx_validation.helo_name\n";
     return kCheckUnknown;
   }
   asio::io_context io(1);
   std::vector<core::Finding> findings;
   try {
-    Check check(io, config, hop.domain, helo);
+    Check check(io, config, hop.domain, std::move(*probe));
     auto done = asio::co_spawn(io, check.run(), asio::use_future);
     io.run();  // also runs the probes run() started, to their end
     done.get();
