@@ -104,7 +104,7 @@ def has_policy(domain: str) -> bool:
     return sc.BY_DOMAIN[domain].policy is not None
 
 
-def testing(domain: str) -> bool:
+def is_testing(domain: str) -> bool:
     """A mode testing policy: answered NOTFOUND, its sessions judged by mtastsd's validation."""
     return has_policy(domain) and "mode: testing" in sc.BY_DOMAIN[domain].policy.splitlines()
 
@@ -117,13 +117,13 @@ def attempt_sessions(domain: str) -> list[tuple[str, Optional[str]]]:
     sessions = []
     for host, kind in sc.BY_DOMAIN[domain].mx:
         sessions.append((host, RESULT_TYPES[kind] if has_policy(domain) else None))
-        if sessions[-1][1] is None or testing(domain):
+        if sessions[-1][1] is None or is_testing(domain):
             break
     return sessions
 
 
 def delivered(domain: str) -> bool:
-    return testing(domain) or attempt_sessions(domain)[-1][1] is None
+    return is_testing(domain) or attempt_sessions(domain)[-1][1] is None
 
 
 @dataclass
@@ -173,7 +173,7 @@ class Sender:
             m = TLS_ESTABLISHED.match(line.text)
             if line.program == "smtp" and m and m["host"] in MX_DOMAIN:
                 domain = MX_DOMAIN[m["host"]]
-                if testing(domain):  # Postfix checks nothing: the MX host's defect decides
+                if is_testing(domain):  # Postfix checks nothing: the MX host's defect decides
                     ok = RESULT_TYPES[dict(sc.BY_DOMAIN[domain].mx)[m["host"]]] is None
                 else:
                     ok = m["trust"] == "Verified" if has_policy(domain) else True
@@ -267,7 +267,7 @@ def await_answers(mtastsd: Mtastsd, profiles: list[str]) -> None:
     """Every domain's policy cached before its mail goes out (Postfix gets the answer from the
     cache, not from the cold-lookup budget)."""
     for domain in sc.DAY_DOMAINS:
-        expected = sc.secure_answer(domain) if has_policy(domain) and not testing(domain) else "NOTFOUND"
+        expected = sc.secure_answer(domain) if has_policy(domain) and not is_testing(domain) else "NOTFOUND"
         for profile in profiles:
             mtastsd.wait_for_answer(domain, lambda reply: reply.startswith(expected), name=profile)
 
@@ -405,7 +405,7 @@ def test_postfix_310_reported_each_session_with_its_result_type(day):
     expected = Counter()
     for (domain, host, ok), n in sender.logged_sessions().items():
         # Postfix knows no testing policy: a success for it, whatever the certificate.
-        expected[(domain, host, None if ok or testing(domain) else RESULT_TYPES[kinds[host]])] += n
+        expected[(domain, host, None if ok or is_testing(domain) else RESULT_TYPES[kinds[host]])] += n
     assert sender.tlsrpt_status_lines() == expected
 
 
@@ -513,7 +513,7 @@ def test_reports_name_the_policy_and_the_failing_mx_hosts(day):
             host = detail["receiving-mx-hostname"]
             assert RESULT_TYPES[kinds[host]] == detail["result-type"], detail
             assert detail["receiving-ip"] == sc.SMTP_RECEIVERS[kinds[host]], detail
-        if testing(domain):  # one detail from the validation for both generations: see below
+        if is_testing(domain):  # one detail from the validation for both generations: see below
             continue
         # One detail per generation and failing MX host, however many sessions, before and after the
         # kill (3.10's carry sending-mta-ip, which 3.7's log does not give), each with the failed
