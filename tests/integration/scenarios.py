@@ -384,11 +384,14 @@ SCENARIOS += [Scenario("rpt-sched.example", records=((SCHEDULE_HTTPS_HOST, "A", 
 # Real Postfix mail to these report domains during one fake day; their TLSRPT records name a mailbox
 # (handed to the test's SMTP relay) and an https endpoint (the test's HTTPS receiver, one path per
 # domain). MX hosts: a good one; an expired certificate preferred (MX 10) before a good one (MX 20),
-# both matching the policy; a wrong-name certificate (mail deferred); a good one without MTA-STS.
+# both matching the policy; a wrong-name certificate (mail deferred); a good one without MTA-STS;
+# under a mode testing policy, an expired certificate (mail delivered, mtastsd's MX validation says
+# why enforce would have refused it).
 DAY_RELAY_ADDRESS = "127.0.8.1"
 DAY_HTTPS_ADDRESS = "127.0.8.2"
 DAY_HTTPS_HOST = "reports.rpt-day.example"
-DAY_DOMAINS = ("rpt-day-good.example", "rpt-day-mixed.example", "rpt-day-fail.example", "rpt-day-nosts.example")
+DAY_DOMAINS = ("rpt-day-good.example", "rpt-day-mixed.example", "rpt-day-fail.example", "rpt-day-nosts.example",
+               "rpt-day-testing.example")
 
 
 def day_tlsrpt_record(domain: str) -> str:
@@ -406,6 +409,8 @@ SCENARIOS += [
     _mail("rpt-day-fail.example", "rptdayfail1", "wrong-name", records=_day_records("rpt-day-fail.example")),
     Scenario("rpt-day-nosts.example", mx=(("mail.rpt-day-nosts.example", "good"),),
              records=_day_records("rpt-day-nosts.example")),
+    _mail("rpt-day-testing.example", "rptdaytest1", "expired", records=_day_records("rpt-day-testing.example"),
+          policy=policy("testing", ("mail.rpt-day-testing.example",))),
     Scenario("rpt-day.example", records=((DAY_HTTPS_HOST, "A", DAY_HTTPS_ADDRESS),)),
 ]
 # --- end of TLS-RPT, a day of traffic ---

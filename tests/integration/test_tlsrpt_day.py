@@ -8,8 +8,17 @@ datagram per TLS result to mtastsd's socket; Postfix 3.7 (this machine) is follo
 maillog_file. Both send the same mail to the report domains scenarios.DAY_DOMAINS: an enforce
 policy with a good MX (GOOD); an enforce policy whose preferred MX has an expired certificate, so
 that every mail fails there and goes on to the good MX 20 (MIXED); an enforce policy whose only MX
-has a certificate for another name, so the mail is deferred (FAIL); no MTA-STS, a good MX (NOSTS).
+has a certificate for another name, so the mail is deferred (FAIL); no MTA-STS, a good MX (NOSTS);
+a mode testing policy whose only MX has an expired certificate (TESTING, issue #5's "Done when").
 Each domain's TLSRPT record names a mailbox and an https URI.
+
+TESTING: mtastsd answers its policy NOTFOUND, so Postfix delivers as without a policy (level may)
+and reports successful no-policy-found sessions; this mtastsd has [mx_validation] enabled (the
+rig's base configuration turns it off) and counts them under the domain's sts policy as failed,
+with the result type and MX host of its own validation (man mtastsd.8, "Testing mode"). The
+validation is awaited before any mail goes out: a session counted before it would be counted with
+Postfix's own outcome. Validation concerns testing-mode domains only: the other domains' numbers
+are those of Postfix's logs, as without it.
 
 The day, in fake time:
 1. morning: the MORNING mail; once Postfix's logs show the sessions the plan says, the counts
@@ -24,8 +33,8 @@ The day, in fake time:
 
 The expected counts come from Postfix's logs, never from mtastsd: each completed handshake is a
 "<trust> TLS connection established to HOST[ADDR]:25" line, a successful session where it met the
-domain's policy (Verified under an sts policy, level secure; any TLS without a policy, level may),
-a failed one otherwise; 3.10 also logs each datagram it sends ("TLSRPT: status=..."). The logs
+domain's policy (Verified under an enforce policy, level secure; any TLS without a policy, level
+may; under the testing policy, where the MX host has no defect), a failed one otherwise; 3.10 also logs each datagram it sends ("TLSRPT: status=..."). The logs
 are first checked against the plan (what was sent, scenarios.py's MX hosts), so a Postfix that did
 something else fails that check rather than moving the target. Failure result types are the MX
 host's defect (RESULT_TYPES), which 3.10's TLSRPT lines confirm.
@@ -64,7 +73,7 @@ from test_tlsrpt_collect import ORIGIN
 pytestmark = pytest.mark.skipif(not Path("/usr/sbin/postfix").exists(),
                                 reason="Postfix is not installed (apt-get install postfix; see scripts/lib.sh)")
 
-GOOD, MIXED, FAIL, NOSTS = sc.DAY_DOMAINS
+GOOD, MIXED, FAIL, NOSTS, TESTING = sc.DAY_DOMAINS
 PROFILES = {"3.7": "default", "3.10": "tlsrpt"}  # the map name each generation's Postfix asks
 MTASTSD_TCP = "127.0.0.1:8464"  # Postfix 3.10's policy lookups (rig/postfix.py: why TCP)
 LEAD_TIME = 300  # the fake clock starts this long before midnight: the day's traffic fits in it
@@ -73,11 +82,12 @@ WAIT = 30        # seconds any awaited event may take
 # Mails per domain before the kill and after the restart; the afternoon's `postqueue -f` adds one
 # attempt of every deferred mail. One mail to FAIL: a second one would find its destination
 # throttled after the first failure (qmgr), without a session.
-MORNING = {GOOD: 2, MIXED: 2, FAIL: 1, NOSTS: 1}
-AFTERNOON = {GOOD: 1, MIXED: 1, NOSTS: 1}
+MORNING = {GOOD: 2, MIXED: 2, FAIL: 1, NOSTS: 1, TESTING: 2}
+AFTERNOON = {GOOD: 1, MIXED: 1, NOSTS: 1, TESTING: 1}
 
 # The RFC 8460 sec. 4.3.2.1 result type of a session to an MX served by this receiver kind, under
-# an sts policy (None: the session succeeds).
+# an sts policy (None: the session succeeds); under the testing policy, what mtastsd's validation
+# of the MX host finds (scenarios.TESTING_RESULTS).
 RESULT_TYPES = {"good": None, "expired": "certificate-expired", "wrong-name": "certificate-host-mismatch"}
 MX_DOMAIN = {host: domain for domain in sc.DAY_DOMAINS for host, _kind in sc.BY_DOMAIN[domain].mx}
 
@@ -94,20 +104,26 @@ def has_policy(domain: str) -> bool:
     return sc.BY_DOMAIN[domain].policy is not None
 
 
+def is_testing(domain: str) -> bool:
+    """A mode testing policy: answered NOTFOUND, its sessions judged by mtastsd's validation."""
+    return has_policy(domain) and "mode: testing" in sc.BY_DOMAIN[domain].policy.splitlines()
+
+
 def attempt_sessions(domain: str) -> list[tuple[str, Optional[str]]]:
     """The sessions one delivery attempt to the domain makes, as (MX host, result type or None):
-    the MX hosts in preference order up to the first good one (after a TLS failure Postfix tries
-    the next MX host)."""
+    the MX hosts in preference order up to the first good one (after a TLS failure under an enforce
+    policy Postfix tries the next MX host); under a testing policy, Postfix's level may, the first
+    MX host whatever its certificate."""
     sessions = []
     for host, kind in sc.BY_DOMAIN[domain].mx:
         sessions.append((host, RESULT_TYPES[kind] if has_policy(domain) else None))
-        if sessions[-1][1] is None:
+        if sessions[-1][1] is None or is_testing(domain):
             break
     return sessions
 
 
 def delivered(domain: str) -> bool:
-    return attempt_sessions(domain)[-1][1] is None
+    return is_testing(domain) or attempt_sessions(domain)[-1][1] is None
 
 
 @dataclass
@@ -157,7 +173,10 @@ class Sender:
             m = TLS_ESTABLISHED.match(line.text)
             if line.program == "smtp" and m and m["host"] in MX_DOMAIN:
                 domain = MX_DOMAIN[m["host"]]
-                ok = m["trust"] == "Verified" if has_policy(domain) else True
+                if is_testing(domain):  # Postfix checks nothing: the MX host's defect decides
+                    ok = RESULT_TYPES[dict(sc.BY_DOMAIN[domain].mx)[m["host"]]] is None
+                else:
+                    ok = m["trust"] == "Verified" if has_policy(domain) else True
                 sessions[(domain, m["host"], ok)] += 1
         return sessions
 
@@ -184,6 +203,8 @@ class Day:
     senders: dict[str, Sender]
     missing: dict[str, str]  # generation -> why it did not run
     receivers: Receivers
+    mx_receivers: MxReceivers
+    validation: dict  # TESTING's MX validation as `cache show --json` gave it before the mail
     before_kill: dict[str, tuple[int, int]] = field(default_factory=dict)    # domain -> committed counts
     after_restart: dict[str, tuple[int, int]] = field(default_factory=dict)
     morning_sessions: dict[str, Counter[Session]] = field(default_factory=dict)  # generation -> logged
@@ -246,7 +267,7 @@ def await_answers(mtastsd: Mtastsd, profiles: list[str]) -> None:
     """Every domain's policy cached before its mail goes out (Postfix gets the answer from the
     cache, not from the cold-lookup budget)."""
     for domain in sc.DAY_DOMAINS:
-        expected = sc.secure_answer(domain) if has_policy(domain) else "NOTFOUND"
+        expected = sc.secure_answer(domain) if has_policy(domain) and not is_testing(domain) else "NOTFOUND"
         for profile in profiles:
             mtastsd.wait_for_answer(domain, lambda reply: reply.startswith(expected), name=profile)
 
@@ -266,7 +287,8 @@ def day(rig, request, tmp_path_factory) -> Day:
         missing["3.10"] = str(e)
     stack = contextlib.ExitStack()  # closed last in, first out, also when a step here fails
     request.addfinalizer(stack.close)
-    stack.callback(MxReceivers(directory / "mx", rig).start().stop)
+    mx_receivers = MxReceivers(directory / "mx", rig).start()
+    stack.callback(mx_receivers.stop)
     (directory / "reports").mkdir()
     receivers = stack.enter_context(running_receivers(rig, directory / "reports", sc.DAY_RELAY_ADDRESS,
                                                       sc.DAY_HTTPS_ADDRESS, sc.DAY_HTTPS_HOST))
@@ -296,7 +318,8 @@ def day(rig, request, tmp_path_factory) -> Day:
     midnight = dt.datetime.combine(midnight, dt.time(), dt.timezone.utc).timestamp()
     clock = FakeClock(directory / "fake-clock-offset")
     clock.jump_to(midnight - LEAD_TIME)
-    mtastsd = Mtastsd(rig, state, {"listen": listen, "tlsrpt": tlsrpt},
+    validation = {"enabled": True, "helo_name": "sender.example"}  # TESTING's (module comment)
+    mtastsd = Mtastsd(rig, state, {"listen": listen, "tlsrpt": tlsrpt, "mx_validation": validation},
                       tcp=MTASTSD_TCP if "3.10" in senders else None, env=clock.env())
     Mtastsd.running.append(mtastsd)
     stack.callback(Mtastsd.running.remove, mtastsd)
@@ -306,8 +329,12 @@ def day(rig, request, tmp_path_factory) -> Day:
         stack.callback(sender.postfix.stop)
         sender.postfix.start()
     await_answers(mtastsd, [PROFILES[name] for name in senders])
+    # The lookups started TESTING's validation; its sessions must find it done.
+    entry = mtastsd.wait_for_entry(TESTING, lambda e: e["mx_validation"] is not None, timeout=WAIT,
+                                   what=f"the MX validation of {TESTING}")
 
-    d = Day(clock, day_of(midnight - 1), midnight, mtastsd, senders, missing, receivers)
+    d = Day(clock, day_of(midnight - 1), midnight, mtastsd, senders, missing, receivers, mx_receivers,
+            entry["mx_validation"])
     for sender in senders.values():
         sender.send(MORNING)
     d.settle("morning")
@@ -377,7 +404,8 @@ def test_postfix_310_reported_each_session_with_its_result_type(day):
     kinds = {host: kind for domain in sc.DAY_DOMAINS for host, kind in sc.BY_DOMAIN[domain].mx}
     expected = Counter()
     for (domain, host, ok), n in sender.logged_sessions().items():
-        expected[(domain, host, None if ok else RESULT_TYPES[kinds[host]])] += n
+        # Postfix knows no testing policy: a success for it, whatever the certificate.
+        expected[(domain, host, None if ok or is_testing(domain) else RESULT_TYPES[kinds[host]])] += n
     assert sender.tlsrpt_status_lines() == expected
 
 
@@ -399,7 +427,8 @@ def test_the_day_counts_every_session_once(day):
     assert day.counts() == total
     grew = {domain: (total[domain][0] > day.before_kill[domain][0], total[domain][1] > day.before_kill[domain][1])
             for domain in sc.DAY_DOMAINS}
-    assert grew == {GOOD: (True, False), MIXED: (True, True), FAIL: (False, True), NOSTS: (True, False)}
+    assert grew == {GOOD: (True, False), MIXED: (True, True), FAIL: (False, True), NOSTS: (True, False),
+                    TESTING: (False, True)}
 
 
 # ---- the reports ---------------------------------------------------------------------------------
@@ -484,6 +513,8 @@ def test_reports_name_the_policy_and_the_failing_mx_hosts(day):
             host = detail["receiving-mx-hostname"]
             assert RESULT_TYPES[kinds[host]] == detail["result-type"], detail
             assert detail["receiving-ip"] == sc.SMTP_RECEIVERS[kinds[host]], detail
+        if is_testing(domain):  # one detail from the validation for both generations: see below
+            continue
         # One detail per generation and failing MX host, however many sessions, before and after the
         # kill (3.10's carry sending-mta-ip, which 3.7's log does not give), each with the failed
         # sessions that generation's log shows.
@@ -506,3 +537,44 @@ def test_mail_is_an_rfc8460_report_signed_with_dkim(day):
     raw = mailed(day, GOOD)[0]["content"].encode("latin-1")
     assert not dkim_verifies(raw.replace(f"Report Domain: {GOOD}".encode(), b"Report Domain: x.example"),
                              day.receivers, day.clock), "the verifier checks"
+
+
+# ---- the testing-mode domain (issue 5, "Done when") ------------------------------------------------
+
+def test_testing_domain_mail_was_delivered_to_its_broken_mx(day):
+    """Every mail to TESTING, from each generation, reached the receiver with the expired
+    certificate, in one attempt (test_postfix_made_the_planned_sessions: status=sent)."""
+    [(host, kind)] = sc.BY_DOMAIN[TESTING].mx
+    assert kind == "expired"
+    sent = sum(len(sender.message_ids[TESTING]) for sender in day.senders.values())
+    assert sent == len(day.senders) * (MORNING[TESTING] + AFTERNOON[TESTING])
+    received = day.mx_receivers.messages_for(f"user@{TESTING}")
+    assert [m["receiver"] for m in received] == [kind] * sent
+    for sender in day.senders.values():
+        for message_id in sender.message_ids[TESTING]:
+            [attempt] = sender.postfix.deliveries(sender.postfix.queue_id(message_id))
+            assert (attempt.relay, attempt.status) == (f"{host}[{sc.SMTP_RECEIVERS[kind]}]:25", "sent")
+
+
+def test_testing_domain_report_says_which_mx_failed_and_why(day):
+    """The day's report, by mail and by https, counts every session Postfix made to TESTING as
+    failed under its sts policy, with one failure detail: the MX host, its address and greeting,
+    certificate-expired, and the validation's reason."""
+    [(host, kind)] = sc.BY_DOMAIN[TESTING].mx
+    [checked] = day.validation["hosts"]
+    [check] = checked["checks"]
+    assert (checked["host"], check["result"], check["address"]) == \
+        (host, sc.TESTING_RESULTS[kind], sc.SMTP_RECEIVERS[kind])
+    sessions = sum(n for (d, h, _ok), n in day.sessions().items() if d == TESTING and h == host)
+    assert sessions == len(day.senders) * (MORNING[TESTING] + AFTERNOON[TESTING])  # one per mail
+    lines = sc.BY_DOMAIN[TESTING].policy.splitlines()
+    for report in (mailed(day, TESTING)[2], posted(day, TESTING)):
+        [policy] = report["policies"]
+        assert policy["policy"] == {"policy-type": "sts", "policy-string": lines, "policy-domain": TESTING,
+                                    "mx-host": [line.removeprefix("mx: ") for line in lines if line.startswith("mx: ")]}
+        assert policy["summary"] == {"total-successful-session-count": 0, "total-failure-session-count": sessions}
+        assert policy["failure-details"] == [{
+            "result-type": "certificate-expired", "receiving-mx-hostname": host,
+            "receiving-ip": sc.SMTP_RECEIVERS[kind], "receiving-mx-helo": f"{kind}.receiver.example",
+            "failed-session-count": sessions, "failure-reason-code": check["detail"]}]
+    assert check["detail"]

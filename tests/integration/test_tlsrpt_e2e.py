@@ -16,10 +16,13 @@ own "TLSRPT: status=..." log lines, the two generations against each other (same
 what only one source can know: KNOWN_DIFFERENCES), and every report against the RFC 8460 schema
 tests/data/tlsrpt-report.schema.json (python3-jsonschema).
 
-What a testing-mode policy gives: mtastsd answers it NOTFOUND (profiles' default), so Postfix
+What a testing-mode policy gives here: mtastsd answers it NOTFOUND (profiles' default), so Postfix
 delivers opportunistically (level may) and reports a successful no-policy-found session, although
-the MX's certificate would fail the policy. RFC 8461 sec. 5 wants such failures reported; that
-needs mtastsd's own validation of the session, which neither source gives (interfaces.md sec. 2).
+the MX's certificate would fail the policy. These mtastsd instances run with MX validation off
+(the rig's base configuration), so that is what rpt-e2e-testing.example's report counts: Postfix's
+own view. With [mx_validation] enabled, mtastsd counts such sessions under the sts policy, failed
+as its own validation of the MX host found (issue 5): test_testing_validation.py and
+test_tlsrpt_day.py check that.
 
 Waiting, never sleeping: each mail's first delivery attempt is awaited in Postfix's log, then
 one more mail goes to rpt-e2e-last.example (LAST); both sources deliver sessions to mtastsd in the
