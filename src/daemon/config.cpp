@@ -19,6 +19,8 @@
 #include <initializer_list>
 #include <limits>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -39,6 +41,9 @@ constexpr std::size_t max_config_bytes = 1u << 20;  // a real file is a few KiB
 constexpr std::string_view built_in_source = "(built-in defaults)";
 constexpr std::string_view default_socket_name = "socketmap.sock";
 constexpr std::string_view default_tlsrpt_socket_name = "tlsrpt.sock";
+constexpr std::string_view default_control_socket_name = "control.sock";
+// The control socket steers the daemon (cache refresh): root and the daemon's user only.
+constexpr std::uint32_t default_control_mode = 0600;
 // Debian's dns-root-data: the root zone's DNSSEC trust anchor.
 constexpr std::string_view debian_root_key = "/usr/share/dns/root.key";
 // unix(7): sun_path holds 108 bytes including the terminating NUL.
@@ -73,6 +78,47 @@ constexpr milliseconds max_probe_session_timeout = std::chrono::minutes(30);
 // The sender address when mail_from is not set: a mailbox that takes no replies.
 constexpr std::string_view default_mail_from_local_part = "noreply-smtp-tls-reporting";
 static_assert(sizeof(std::size_t) >= sizeof(std::uint64_t), "sizes are parsed as 64-bit numbers");
+
+// Every key of mtastsd.conf(5), per table: the loader rejects all others, and
+// config_key_names() lists them for the man page check.
+constexpr std::string_view top_keys[] = {
+    "state_dir", "runtime_dir", "user", "group", "log_level", "log_target", "log_file", "syslog_facility", "listen",
+    "control", "metrics", "server", "cache", "dns", "fetch", "lookup", "tlsrpt", "mx_validation", "profiles"};
+constexpr std::string_view listen_keys[] = {"unix", "tcp", "owner", "group", "mode"};
+constexpr std::string_view control_keys[] = {"unix", "owner", "group", "mode"};
+constexpr std::string_view metrics_keys[] = {"listen"};
+constexpr std::string_view server_keys[] = {"idle_timeout", "max_connections"};
+constexpr std::string_view cache_keys[] = {
+    "map_size", "id_check_interval", "fetch_retry_after", "negative_ttl_min", "negative_ttl_max", "dns_error_retry",
+    "refresh_margin", "refresh_unused_after", "drop_unused_after", "refresh_scan_interval", "refresh_concurrency",
+    "dane_ttl_min", "dane_ttl_max"};
+constexpr std::string_view dns_keys[] = {"forwarders", "resolv_conf", "trust_anchor_file", "timeout"};
+constexpr std::string_view fetch_keys[] = {"ca_file", "timeout"};
+constexpr std::string_view lookup_keys[] = {"cold_budget", "reply_deadline"};
+constexpr std::string_view tlsrpt_keys[] = {
+    "enabled", "socket", "socket_mode", "socket_owner", "socket_group", "postfix_log", "postfix_log_profile",
+    "retention_days", "organization_name", "contact_info", "submitter", "send_reports", "send_delay", "retry_period",
+    "mail_from", "mail_transport", "smtp_relay", "smtp_helo", "smtp_require_starttls", "smtp_ca_file",
+    "sendmail_command", "mail_timeout", "dkim_key_file", "dkim_selector", "dkim_domain", "https_ca_file",
+    "https_timeout"};
+constexpr std::string_view mx_validation_keys[] = {"enabled",   "interval",     "concurrency",     "helo_name",
+                                                   "ca_file",   "step_timeout", "session_timeout", "count_as_sessions"};
+constexpr std::string_view profile_keys[] = {"dialect", "testing", "dane", "validate_enforce"};
+using KeyList = std::span<const std::string_view>;
+struct KeyTable {
+  std::string_view table;  // "profiles.NAME": one per profile
+  KeyList keys;
+};
+constexpr KeyTable key_tables[] = {
+    {"", top_keys},         {"listen", listen_keys},   {"control", control_keys}, {"metrics", metrics_keys},
+    {"server", server_keys}, {"cache", cache_keys},    {"dns", dns_keys},         {"fetch", fetch_keys},
+    {"lookup", lookup_keys}, {"tlsrpt", tlsrpt_keys},  {"mx_validation", mx_validation_keys},
+    {"profiles.NAME", profile_keys}};
+KeyList keys_of(std::string_view table) {
+  for (const KeyTable& t : key_tables)
+    if (t.table == table) return t.keys;
+  throw std::logic_error(fmt::format("no key table '{}'", table));
+}
 
 constexpr auto duration_hint = R"(expected a duration like "5m" (integer seconds, or a number with ms, s, m, h or d))";
 constexpr auto size_hint = R"(expected a size like "256MiB" (integer bytes, or a number with B, KiB, MiB, GiB or TiB))";
@@ -158,8 +204,7 @@ class Reader {
   }
 
   // Keys the schema does not know are errors: a typo must not silently leave a default in force.
-  void reject_unknown(const toml::table& table, std::string_view prefix,
-                      std::initializer_list<std::string_view> known) {
+  void reject_unknown(const toml::table& table, std::string_view prefix, KeyList known) {
     for (auto&& [key, node] : table) {
       if (std::ranges::find(known, key.str()) != known.end()) continue;
       const int line = line_of(key, node);
@@ -507,7 +552,7 @@ std::optional<std::string> contact_info_problem(std::string_view text) {
 
 void read_listener(Reader& r, const toml::table& table, Config& config) {
   constexpr std::string_view prefix = "listen";
-  r.reject_unknown(table, prefix, {"unix", "tcp", "owner", "group", "mode"});
+  r.reject_unknown(table, prefix, keys_of("listen"));
   const int line = line_of(table.source());
   const Field unix_field = r.field(table, prefix, "unix");
   const Field tcp_field = r.field(table, prefix, "tcp");
@@ -588,7 +633,7 @@ void read_profiles(Reader& r, const toml::table& doc, Config& config) {
       r.problem(line, fmt::format("{}: expected a table ([{}])", prefix, prefix));
       continue;
     }
-    r.reject_unknown(*table, prefix, {"dialect", "testing", "dane", "validate_enforce"});
+    r.reject_unknown(*table, prefix, keys_of("profiles.NAME"));
     Profile profile{.name = name};
     r.read_choice(r.field(*table, prefix, "dialect"), profile.dialect,
                   {{"postfix", core::Dialect::postfix}, {"postfix-tlsrpt", core::Dialect::postfix_tlsrpt}});
@@ -686,12 +731,7 @@ void read_tlsrpt(Reader& r, const toml::table& doc, TlsRptSettings& t) {
   constexpr std::string_view prefix = "tlsrpt";
   const toml::table* table = r.section(doc, "", prefix);
   if (!table) return;
-  r.reject_unknown(*table, prefix,
-                   {"enabled", "socket", "socket_mode", "socket_owner", "socket_group", "postfix_log",
-                    "postfix_log_profile", "retention_days", "organization_name", "contact_info", "submitter",
-                    "send_reports", "send_delay", "retry_period", "mail_from", "mail_transport", "smtp_relay",
-                    "smtp_helo", "smtp_require_starttls", "smtp_ca_file", "sendmail_command", "mail_timeout",
-                    "dkim_key_file", "dkim_selector", "dkim_domain", "https_ca_file", "https_timeout"});
+  r.reject_unknown(*table, prefix, keys_of("tlsrpt"));
   r.read_bool(r.field(*table, prefix, "enabled"), t.enabled);
 
   const Field socket = r.field(*table, prefix, "socket");
@@ -745,9 +785,7 @@ void read_mx_validation(Reader& r, const toml::table& doc, MxValidationSettings&
   constexpr std::string_view prefix = "mx_validation";
   const toml::table* table = r.section(doc, "", prefix);
   if (!table) return;
-  r.reject_unknown(*table, prefix,
-                   {"enabled", "interval", "concurrency", "helo_name", "ca_file", "step_timeout", "session_timeout",
-                    "count_as_sessions"});
+  r.reject_unknown(*table, prefix, keys_of("mx_validation"));
   r.read_bool(r.field(*table, prefix, "enabled"), m.enabled);
   r.read_duration_between(r.field(*table, prefix, "interval"), m.interval, Zero::rejected, min_validation_interval,
                           max_validation_interval);
@@ -770,31 +808,100 @@ void read_mx_validation(Reader& r, const toml::table& doc, MxValidationSettings&
   r.read_bool(r.field(*table, prefix, "count_as_sessions"), m.count_as_sessions);
 }
 
-void read_document(Reader& r, const toml::table& doc, Config& c) {
-  r.reject_unknown(doc, "",
-                   {"state_dir", "runtime_dir", "log_level", "listen", "server", "cache", "dns", "fetch", "lookup",
-                    "tlsrpt", "mx_validation", "profiles"});
-  r.read_path(r.field(doc, "", "state_dir"), c.state_dir, false);
-  r.read_path(r.field(doc, "", "runtime_dir"), c.runtime_dir, false);
-  r.read_choice(r.field(doc, "", "log_level"), c.log_level,
+void read_logging(Reader& r, const toml::table& doc, LogSettings& log) {
+  r.read_choice(r.field(doc, "", "log_level"), log.level,
                 {{"trace", std::string("trace")},
                  {"debug", std::string("debug")},
                  {"info", std::string("info")},
                  {"warn", std::string("warn")},
                  {"error", std::string("error")}});
+  const Field target = r.field(doc, "", "log_target");
+  r.read_choice(target, log.target,
+                {{"stderr", LogTarget::stderr_stream},
+                 {"file", LogTarget::file},
+                 {"syslog", LogTarget::syslog},
+                 {"journal", LogTarget::journal}});
+  const Field file = r.field(doc, "", "log_file");
+  r.read_path(file, log.file, true);
+  if (log.target == LogTarget::file && log.file.empty() && !r.failed("log_file"))
+    r.problem(target.node ? target.line() : 0, "log_target = \"file\" needs log_file = \"/path\"");
+  std::string& facility = log.syslog_facility;
+  r.read_choice(r.field(doc, "", "syslog_facility"), facility,
+                {{"mail", std::string("mail")},
+                 {"daemon", std::string("daemon")},
+                 {"user", std::string("user")},
+                 {"local0", std::string("local0")},
+                 {"local1", std::string("local1")},
+                 {"local2", std::string("local2")},
+                 {"local3", std::string("local3")},
+                 {"local4", std::string("local4")},
+                 {"local5", std::string("local5")},
+                 {"local6", std::string("local6")},
+                 {"local7", std::string("local7")}});
+}
+
+// user and group: names from the passwd and group databases, looked up at start-up
+// (a name that does not exist there is a start-up error, said by mtastsd).
+void read_account(Reader& r, const Field& f, std::string& out) {
+  std::string name;
+  if (!r.read_string(f, name)) return;
+  if (!name.empty() && (has_control_or_space(name) || name.find(':') != std::string::npos || name.size() > 256)) {
+    r.fail(f, fmt::format("{}: expected a user or group name, not \"{}\"", f.path, name));
+    return;
+  }
+  out = std::move(name);
+}
+
+void read_control(Reader& r, const toml::table& doc, Config& config) {
+  constexpr std::string_view prefix = "control";
+  const toml::table* table = r.section(doc, "", prefix);
+  if (!table) return;
+  r.reject_unknown(*table, prefix, keys_of(prefix));
+  ListenEndpoint& control = config.control;
+  const Field unix_field = r.field(*table, prefix, "unix");
+  r.read_path(unix_field, control.unix_path, false);
+  if (control.unix_path.size() > max_unix_path)
+    r.fail(unix_field, fmt::format("control.unix: path longer than {} bytes", max_unix_path));
+  r.read_string(r.field(*table, prefix, "owner"), control.owner);
+  r.read_string(r.field(*table, prefix, "group"), control.group);
+  read_socket_mode(r, r.field(*table, prefix, "mode"), control.mode);
+}
+
+void read_metrics(Reader& r, const toml::table& doc, Config& config) {
+  constexpr std::string_view prefix = "metrics";
+  const toml::table* table = r.section(doc, "", prefix);
+  if (!table) return;
+  r.reject_unknown(*table, prefix, keys_of(prefix));
+  const Field listen = r.field(*table, prefix, "listen");
+  std::string text;
+  if (!r.read_string(listen, text) || text.empty()) return;  // "" = off
+  if (auto parsed = parse_loopback_endpoint(text)) {
+    config.metrics.tcp_address = std::move(parsed->address);
+    config.metrics.tcp_port = parsed->port;
+  } else {
+    r.fail(listen, fmt::format("metrics.listen: {}", parsed.error()));
+  }
+}
+
+void read_document(Reader& r, const toml::table& doc, Config& c) {
+  r.reject_unknown(doc, "", keys_of(""));
+  r.read_path(r.field(doc, "", "state_dir"), c.state_dir, false);
+  r.read_path(r.field(doc, "", "runtime_dir"), c.runtime_dir, false);
+  read_logging(r, doc, c.log);
+  read_account(r, r.field(doc, "", "user"), c.user);
+  read_account(r, r.field(doc, "", "group"), c.group);
   read_listeners(r, doc, c);
+  read_control(r, doc, c);
+  read_metrics(r, doc, c);
 
   if (const toml::table* t = r.section(doc, "", "server")) {
-    r.reject_unknown(*t, "server", {"idle_timeout", "max_connections"});
+    r.reject_unknown(*t, "server", keys_of("server"));
     r.read_duration(r.field(*t, "server", "idle_timeout"), c.idle_timeout, Zero::rejected);
     r.read_count(r.field(*t, "server", "max_connections"), c.max_connections, 1, 1'000'000);
   }
 
   if (const toml::table* t = r.section(doc, "", "cache")) {
-    r.reject_unknown(*t, "cache",
-                     {"map_size", "id_check_interval", "fetch_retry_after", "negative_ttl_min", "negative_ttl_max",
-                      "dns_error_retry", "refresh_margin", "refresh_unused_after", "drop_unused_after",
-                      "refresh_scan_interval", "refresh_concurrency", "dane_ttl_min", "dane_ttl_max"});
+    r.reject_unknown(*t, "cache", keys_of("cache"));
     r.read_size(r.field(*t, "cache", "map_size"), c.cache_map_size, min_map_size);
     // Intervals that pace repeated network work must not be zero (a zero would
     // re-query or re-fetch on every lookup; RFC 8461 sec. 3.3 asks for >= 5 min
@@ -814,7 +921,7 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
   }
 
   if (const toml::table* t = r.section(doc, "", "dns")) {
-    r.reject_unknown(*t, "dns", {"forwarders", "resolv_conf", "trust_anchor_file", "timeout"});
+    r.reject_unknown(*t, "dns", keys_of("dns"));
     const Field forwarders = r.field(*t, "dns", "forwarders");
     r.read_string_list(forwarders, c.dns.forwarders);
     for (const std::string& forwarder : c.dns.forwarders) {
@@ -828,13 +935,13 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
   }
 
   if (const toml::table* t = r.section(doc, "", "fetch")) {
-    r.reject_unknown(*t, "fetch", {"ca_file", "timeout"});
+    r.reject_unknown(*t, "fetch", keys_of("fetch"));
     r.read_path(r.field(*t, "fetch", "ca_file"), c.fetch.ca_file, true);
     r.read_duration(r.field(*t, "fetch", "timeout"), c.fetch.timeout, Zero::rejected);
   }
 
   if (const toml::table* t = r.section(doc, "", "lookup")) {
-    r.reject_unknown(*t, "lookup", {"cold_budget", "reply_deadline"});
+    r.reject_unknown(*t, "lookup", keys_of("lookup"));
     r.read_duration(r.field(*t, "lookup", "cold_budget"), c.cold_budget, Zero::allowed);
     r.read_duration(r.field(*t, "lookup", "reply_deadline"), c.reply_deadline, Zero::rejected);
   }
@@ -909,6 +1016,7 @@ Config built_in_config() {
   std::error_code ec;
   if (std::filesystem::exists(debian_root_key, ec)) c.dns.trust_anchor_file = debian_root_key;
   c.profiles.emplace("default", Profile{.name = "default"});
+  c.control.mode = default_control_mode;
   return c;
 }
 
@@ -925,6 +1033,11 @@ void add_default_listener(Config& c) {
   if (!c.listen.empty()) return;
   const auto socket = std::filesystem::path(c.runtime_dir) / default_socket_name;
   c.listen.push_back(ListenEndpoint{.unix_path = socket.string()});
+}
+
+void add_default_control_socket(Config& c) {
+  if (!c.control.unix_path.empty()) return;
+  c.control.unix_path = (std::filesystem::path(c.runtime_dir) / default_control_socket_name).string();
 }
 
 void add_default_tlsrpt_socket(Config& c) {
@@ -945,6 +1058,7 @@ void complete(Config& c, const std::string& state_dir_override) {
   apply_state_dir_override(c, state_dir_override);
   add_default_listener(c);
   add_default_tlsrpt_socket(c);
+  add_default_control_socket(c);
   derive_sender_defaults(c.tlsrpt);
   // MX hosts are checked against the CA bundle the policy hosts are (WebPKI either way).
   if (c.mx_validation.probe.ca_file.empty()) c.mx_validation.probe.ca_file = c.fetch.ca_file;
@@ -978,6 +1092,13 @@ const Profile& Config::profile_for(const std::string& map_name, bool* known) con
 
 std::string ConfigProblem::to_string() const {
   return line > 0 ? fmt::format("{}:{}: {}", file, line, message) : fmt::format("{}: {}", file, message);
+}
+
+std::vector<std::string> config_key_names() {
+  std::vector<std::string> names;
+  for (const KeyTable& t : key_tables)
+    for (std::string_view key : t.keys) names.push_back(join_path(t.table, key));
+  return names;
 }
 
 Config default_config(const std::string& state_dir_override) {

@@ -100,13 +100,34 @@ struct TlsRptSettings {
   io::ReportSenderSettings sender;
 };
 
+// Where the log goes (log_target): stderr (the journal under systemd), a file
+// (reopened on SIGUSR1, for logrotate), syslog(3), or journald's native protocol.
+enum class LogTarget { stderr_stream, file, syslog, journal };
+
+struct LogSettings {
+  std::string level = "info";                 // log_level: trace, debug, info, warn, error
+  LogTarget target = LogTarget::stderr_stream;
+  std::string file;                           // log_file: absolute path, with log_target = "file"
+  std::string syslog_facility = "mail";       // syslog_facility: mail, daemon, user, local0..local7
+};
+
 struct Config {
   std::string source;                      // file path, or "(built-in defaults)"
   std::string state_dir = "/var/lib/mtastsd";
-  std::string log_level = "info";
+  LogSettings log;
+  // Started as root, mtastsd binds its sockets, prepares state_dir, then runs as this
+  // user ("" = stays root, with a warning) and group ("" = the user's primary group),
+  // with the user's supplementary groups (e.g. adm to read the mail log).
+  std::string user;
+  std::string group;
 
   std::vector<ListenEndpoint> listen;      // default: unix socket <runtime_dir>/socketmap.sock
   std::string runtime_dir = "/run/mtastsd";
+  // mtastsctl's control socket (status, stats, cache refresh): unix only, default
+  // <runtime_dir>/control.sock, mode 0600 (root and the daemon's user).
+  ListenEndpoint control;
+  // Prometheus metrics over HTTP ([metrics] listen): loopback TCP only; tcp_port 0 = off.
+  ListenEndpoint metrics;
   std::chrono::milliseconds idle_timeout{60000};   // close idle client connections
   std::size_t max_connections = 4096;
 
@@ -143,6 +164,10 @@ bool usable_helo_name(std::string_view name);
 // Built-in defaults; state_dir_override (if non-empty) puts socket, cache and
 // runtime files under that directory (scripts/run, tests).
 Config default_config(const std::string& state_dir_override = "");
+
+// Every key mtastsd.conf(5) must document, as "table.key" ("key" at the top level,
+// "profiles.NAME.key" for a profile's keys); the loader rejects every other key.
+std::vector<std::string> config_key_names();
 
 // Parse and validate a file. Unknown keys are errors (typos must not pass silently).
 std::expected<Config, std::vector<ConfigProblem>> load_config(const std::string& path,

@@ -38,6 +38,6 @@ int main(int argc, char** argv) {
   auto logger = spdlog::stderr_color_mt("mtastsd");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log_level : log_level));
+  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level));
   return mtastsd::daemon::run_daemon(*config);
 }

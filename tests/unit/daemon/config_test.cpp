@@ -55,7 +55,7 @@ std::string only_problem(std::string_view text) {
 void expect_default_values(const Config& c) {
   EXPECT_EQ(c.state_dir, "/var/lib/mtastsd");
   EXPECT_EQ(c.runtime_dir, "/run/mtastsd");
-  EXPECT_EQ(c.log_level, "info");
+  EXPECT_EQ(c.log.level, "info");
   ASSERT_THAT(c.listen, SizeIs(1));
   EXPECT_EQ(c.listen[0].unix_path, "/run/mtastsd/socketmap.sock");
   EXPECT_EQ(c.listen[0].mode, 0660u);
@@ -245,7 +245,7 @@ validate_enforce = true
   EXPECT_EQ(c.source, kFile);
   EXPECT_EQ(c.state_dir, "/srv/mtastsd/state");
   EXPECT_EQ(c.runtime_dir, "/srv/mtastsd/run");
-  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.log.level, "debug");
   ASSERT_THAT(c.listen, SizeIs(3));
   EXPECT_EQ(c.listen[0].unix_path, "/var/spool/postfix/private/mtastsd");
   EXPECT_EQ(c.listen[0].owner, "postfix");
@@ -370,6 +370,61 @@ TEST(UsableHeloName, HostNamesButNotLocalhost) {
   EXPECT_FALSE(usable_helo_name("mta.localhost"));
   EXPECT_FALSE(usable_helo_name(""));
   EXPECT_FALSE(usable_helo_name("127.0.0.1"));
+}
+
+TEST(ParseConfig, ProcessLoggingControlAndMetrics) {
+  const Config d = parse_ok("");
+  EXPECT_EQ(d.log.target, LogTarget::stderr_stream);
+  EXPECT_EQ(d.log.syslog_facility, "mail");
+  EXPECT_EQ(d.user, "");
+  EXPECT_EQ(d.control.mode, 0600u);
+  EXPECT_EQ(d.metrics.tcp_port, 0);  // off by default
+
+  const Config c = parse_ok(R"(
+user = "mtastsd"
+group = "mtastsd"
+log_target = "file"
+log_file = "/var/log/mtastsd.log"
+syslog_facility = "local3"
+[control]
+unix = "/run/x/control.sock"
+group = "adm"
+mode = "0660"
+[metrics]
+listen = "127.0.0.1:9469"
+)");
+  EXPECT_EQ(c.user, "mtastsd");
+  EXPECT_EQ(c.group, "mtastsd");
+  EXPECT_EQ(c.log.target, LogTarget::file);
+  EXPECT_EQ(c.log.file, "/var/log/mtastsd.log");
+  EXPECT_EQ(c.log.syslog_facility, "local3");
+  EXPECT_EQ(c.control.unix_path, "/run/x/control.sock");
+  EXPECT_EQ(c.control.group, "adm");
+  EXPECT_EQ(c.control.mode, 0660u);
+  EXPECT_EQ(c.metrics.tcp_address, "127.0.0.1");
+  EXPECT_EQ(c.metrics.tcp_port, 9469);
+  EXPECT_EQ(parse_ok("[metrics]\nlisten = \"\"\n").metrics.tcp_port, 0);
+}
+
+TEST(ParseConfig, ProcessLoggingControlAndMetricsProblems) {
+  EXPECT_EQ(only_problem("log_target = \"file\"\n"), "test.conf:1: log_target = \"file\" needs log_file = \"/path\"");
+  EXPECT_EQ(only_problem("log_target = \"console\"\n"),
+            "test.conf:1: log_target: expected one of \"stderr\", \"file\", \"syslog\", \"journal\", not \"console\"");
+  EXPECT_EQ(only_problem("user = \"a b\"\n"), "test.conf:1: user: expected a user or group name, not \"a b\"");
+  EXPECT_THAT(only_problem("[metrics]\nlisten = \"0.0.0.0:9469\"\n"), StartsWith("test.conf:2: metrics.listen: 0.0.0.0 is not a loopback"));
+  EXPECT_EQ(only_problem("[control]\ntcp = \"127.0.0.1:1\"\n"), "test.conf:2: unknown key 'control.tcp'");
+}
+
+TEST(ConfigKeyNames, ListsEveryTableAndTheProfileKeys) {
+  const std::vector<std::string> names = config_key_names();
+  for (const char* key : {"user", "log_target", "control.mode", "metrics.listen", "tlsrpt.smtp_relay",
+                          "profiles.NAME.dane", "listen.unix", "cache.map_size"})
+    EXPECT_THAT(names, testing::Contains(std::string(key))) << key;
+}
+
+TEST(DefaultConfig, ControlSocketBesideTheSocketmapSocket) {
+  const Config c = default_config("/tmp/state");
+  EXPECT_EQ(c.control.unix_path, "/tmp/state/control.sock");
 }
 
 TEST(ParseConfig, IntegersAreSecondsAndBytes) {
@@ -820,7 +875,7 @@ TEST(ParseConfig, TopLevelValues) {
   EXPECT_EQ(only_problem("log_level = \"verbose\"\n"),
             "test.conf:1: log_level: expected one of \"trace\", \"debug\", \"info\", \"warn\", \"error\", not "
             "\"verbose\"");
-  EXPECT_EQ(parse_ok("log_level = \"trace\"\n").log_level, "trace");
+  EXPECT_EQ(parse_ok("log_level = \"trace\"\n").log.level, "trace");
   EXPECT_EQ(only_problem("cache = 5\n"), "test.conf:1: cache: expected a table ([cache])");
 }
 
