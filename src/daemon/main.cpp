@@ -39,5 +39,14 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level));
-  return mtastsd::daemon::run_daemon(*config);
+  mtastsd::daemon::ProcessHooks hooks;
+  hooks.reload = [config_file, state_dir]() {
+    return config_file.empty() ? std::expected<mtastsd::daemon::Config, std::vector<mtastsd::daemon::ConfigProblem>>(
+                                     mtastsd::daemon::default_config(state_dir))
+                               : mtastsd::daemon::load_config(config_file, state_dir);
+  };
+  hooks.apply_log_settings = [log_level](const mtastsd::daemon::LogSettings& log) {
+    spdlog::set_level(spdlog::level::from_str(log_level.empty() ? log.level : log_level));
+  };
+  return mtastsd::daemon::run_daemon(std::move(*config), hooks);
 }

@@ -12,7 +12,6 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 #include "core/socketmap_request.hpp"
-#include "daemon/unix_socket_path.hpp"
 #include "util/netstring.hpp"
 
 namespace asio = boost::asio;
@@ -145,39 +144,21 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
   }
 };
 
-SocketmapServer::SocketmapServer(asio::any_io_executor ex, const Config& config, LookupService& service)
-    : impl_(std::make_shared<Impl>(std::move(ex), config, service)) {}
-
-SocketmapServer::~SocketmapServer() = default;
-
-std::expected<void, std::string> SocketmapServer::listen() {
-  for (const auto& ep : impl_->config.listen) {
-    error_code ec;
-    if (!ep.unix_path.empty()) {
-      if (auto ok = prepare_unix_path(ep); !ok) return ok;
-      auto& acc = impl_->unix_acceptors.emplace_back(impl_->ex);
-      asio::local::stream_protocol::endpoint where(ep.unix_path);
-      acc.open(where.protocol(), ec);
-      if (!ec) acc.bind(where, ec);
-      if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) return std::unexpected(ep.unix_path + ": " + ec.message());
-      if (auto ok = apply_unix_permissions(ep); !ok) return ok;
-      spdlog::info("listening on unix:{}", ep.unix_path);
+SocketmapServer::SocketmapServer(asio::any_io_executor ex, const Config& config, LookupService& service,
+                                 std::vector<ListenerSet::Duplicate> sockets)
+    : impl_(std::make_shared<Impl>(std::move(ex), config, service)) {
+  for (const ListenerSet::Duplicate& socket : sockets) {
+    if (socket.id.is_unix()) {
+      impl_->unix_acceptors.emplace_back(impl_->ex, asio::local::stream_protocol(), socket.fd);
     } else {
-      auto addr = asio::ip::make_address(ep.tcp_address, ec);
-      if (ec) return std::unexpected(ep.tcp_address + ": " + ec.message());
-      auto& acc = impl_->tcp_acceptors.emplace_back(impl_->ex);
-      asio::ip::tcp::endpoint where(addr, ep.tcp_port);
-      acc.open(where.protocol(), ec);
-      if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec) acc.bind(where, ec);
-      if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) return std::unexpected(fmt::format("{}:{}: {}", ep.tcp_address, ep.tcp_port, ec.message()));
-      spdlog::info("listening on inet:{}:{}", ep.tcp_address, ep.tcp_port);
+      const auto address = asio::ip::make_address(socket.endpoint.tcp_address);
+      impl_->tcp_acceptors.emplace_back(impl_->ex, address.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4(),
+                                        socket.fd);
     }
   }
-  return {};
 }
+
+SocketmapServer::~SocketmapServer() = default;
 
 void SocketmapServer::start() {
   for (auto& acc : impl_->unix_acceptors) asio::co_spawn(impl_->ex, impl_->accept_loop(acc), asio::detached);

@@ -10,6 +10,7 @@
 #include <vector>
 #include <boost/asio/any_io_executor.hpp>
 #include "daemon/config.hpp"
+#include "daemon/listeners.hpp"
 #include "daemon/lookup_service.hpp"
 
 namespace mtastsd::daemon {
@@ -20,11 +21,11 @@ inline constexpr std::size_t kMaxReplyBytes = 100000;
 
 class SocketmapServer {
  public:
-  SocketmapServer(boost::asio::any_io_executor ex, const Config& config, LookupService& service);
+  // Serves on `sockets` (listening; the server owns and closes these descriptors).
+  SocketmapServer(boost::asio::any_io_executor ex, const Config& config, LookupService& service,
+                  std::vector<ListenerSet::Duplicate> sockets);
   ~SocketmapServer();
 
-  // Bind every configured endpoint (fatal at start-up if one fails: the message says which).
-  std::expected<void, std::string> listen();
   // Start accepting.
   void start();
   // Stop accepting and close idle connections; busy ones finish their reply first.

@@ -11,7 +11,6 @@
 #include <spdlog/spdlog.h>
 #include "core/tlsrpt_datagram.hpp"
 #include "daemon/throttled_warning.hpp"
-#include "daemon/unix_socket_path.hpp"
 
 namespace asio = boost::asio;
 using boost::system::error_code;
@@ -56,23 +55,12 @@ struct TlsrptCollector::Impl : std::enable_shared_from_this<Impl> {
 };
 
 TlsrptCollector::TlsrptCollector(asio::any_io_executor ex, const TlsRptSettings& settings,
-                                 TlsrptAggregator& aggregator)
-    : impl_(std::make_shared<Impl>(std::move(ex), settings, aggregator)) {}
+                                 TlsrptAggregator& aggregator, int socket_fd)
+    : impl_(std::make_shared<Impl>(std::move(ex), settings, aggregator)) {
+  impl_->socket.assign(asio::local::datagram_protocol(), socket_fd);
+}
 
 TlsrptCollector::~TlsrptCollector() { stop(); }
-
-std::expected<void, std::string> TlsrptCollector::open() {
-  const ListenEndpoint& ep = impl_->settings.socket;
-  if (auto ok = prepare_unix_path(ep); !ok) return ok;
-  error_code ec;
-  const asio::local::datagram_protocol::endpoint where(ep.unix_path);
-  impl_->socket.open(where.protocol(), ec);
-  if (!ec) impl_->socket.bind(where, ec);
-  if (ec) return std::unexpected(ep.unix_path + ": " + ec.message());
-  if (auto ok = apply_unix_permissions(ep); !ok) return ok;
-  spdlog::info("TLS-RPT: receiving libtlsrpt datagrams on unix:{}", ep.unix_path);
-  return {};
-}
 
 void TlsrptCollector::start() { asio::co_spawn(impl_->ex, impl_->receive_loop(), asio::detached); }
 

@@ -1,9 +1,9 @@
 // The libtlsrpt datagram socket (interfaces: protocol "dpv" 1): Postfix >= 3.10
 // with smtp_tlsrpt_enable = yes sends one datagram per TLS handshake result to
 // smtp_tlsrpt_socket_name, fire and forget (non-blocking; nobody listening or a
-// full queue loses it). mtastsd binds that UNIX datagram socket (Asio
-// local::datagram_protocol) at tlsrpt.socket with the configured owner, group and
-// mode (Postfix's smtp runs as user postfix and must be allowed to send), reads
+// full queue loses it). That UNIX datagram socket at tlsrpt.socket is bound by
+// daemon/listeners with the configured owner, group and mode (Postfix's smtp runs
+// as user postfix and must be allowed to send); the collector reads
 // each datagram into a buffer of core::kMaxDatagramSize + 1 bytes (a longer one
 // arrives cut and is rejected as too_large), parses it (core/tlsrpt_datagram)
 // and hands its sessions to the aggregator. Malformed datagrams are counted and
@@ -21,11 +21,12 @@ namespace mtastsd::daemon {
 
 class TlsrptCollector {
  public:
-  TlsrptCollector(boost::asio::any_io_executor ex, const TlsRptSettings& settings, TlsrptAggregator& aggregator);
+  // Receives on `socket_fd`, a bound datagram socket (daemon/listeners) the collector
+  // owns and closes.
+  TlsrptCollector(boost::asio::any_io_executor ex, const TlsRptSettings& settings, TlsrptAggregator& aggregator,
+                  int socket_fd);
   ~TlsrptCollector();
 
-  // Bind the socket (fatal at start-up if it fails: the message says why).
-  std::expected<void, std::string> open();
   void start();
   void stop();
 

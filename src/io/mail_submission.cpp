@@ -237,6 +237,22 @@ struct SpawnActions {
   SpawnActions& operator=(const SpawnActions&) = delete;
 };
 
+struct SpawnAttributes {
+  posix_spawnattr_t attributes;
+  SpawnAttributes() {
+    if (posix_spawnattr_init(&attributes) != 0) throw std::bad_alloc();
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigfillset(&defaults);
+    posix_spawnattr_setsigmask(&attributes, &none);
+    posix_spawnattr_setsigdefault(&attributes, &defaults);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  }
+  ~SpawnAttributes() { posix_spawnattr_destroy(&attributes); }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+};
+
 std::string with_lf(std::string_view message) {
   std::string out;
   out.reserve(message.size());
@@ -275,8 +291,11 @@ DeliveryResult submit_sendmail(const std::string& command, const Envelope& envel
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
 
+  // The daemon blocks its signals (daemon/process_signals); the command gets a clean mask.
+  SpawnAttributes attributes;
   Child child;
-  if (const int error = ::posix_spawn(&child.pid, command.c_str(), &actions.actions, nullptr, argv.data(), environ);
+  if (const int error =
+          ::posix_spawn(&child.pid, command.c_str(), &actions.actions, &attributes.attributes, argv.data(), environ);
       error != 0)
     return temporary(fmt::format("cannot run it: {}", std::strerror(error)));
   child_stdin.reset();

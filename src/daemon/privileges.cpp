@@ -1,0 +1,85 @@
+// Dropping root; see the header.
+#include "daemon/privileges.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace mtastsd::daemon {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::expected<void, std::string> give(const std::filesystem::path& path, const RunAs& account) {
+  if (::lchown(path.c_str(), account.uid, account.gid) != 0)
+    return std::unexpected(fmt::format("{}: chown to {}:{}: {}", path.string(), account.user, account.group,
+                                       errno_text()));
+  return {};
+}
+
+}  // namespace
+
+std::expected<std::optional<RunAs>, std::string> account_to_run_as(const Config& config) {
+  if (::geteuid() != 0) {
+    if (!config.user.empty()) {
+      const passwd* self = ::getpwuid(::geteuid());
+      if (!self || config.user != self->pw_name)
+        spdlog::warn("user = \"{}\" is ignored: mtastsd was not started as root (it runs as uid {})", config.user,
+                     ::geteuid());
+    }
+    return std::nullopt;
+  }
+  if (config.user.empty()) {
+    spdlog::warn("running as root: set user = \"mtastsd\" (or run it under systemd with User=) so that a flaw in "
+                 "mtastsd cannot act as root");
+    return std::nullopt;
+  }
+  const passwd* pw = ::getpwnam(config.user.c_str());
+  if (!pw) return std::unexpected(fmt::format("user = \"{}\": no such user", config.user));
+  RunAs account{.user = config.user, .uid = pw->pw_uid, .gid = pw->pw_gid};
+  if (!config.group.empty()) {
+    const group* gr = ::getgrnam(config.group.c_str());
+    if (!gr) return std::unexpected(fmt::format("group = \"{}\": no such group", config.group));
+    account.gid = gr->gr_gid;
+    account.group = config.group;
+  } else {
+    const group* gr = ::getgrgid(pw->pw_gid);
+    account.group = gr ? gr->gr_name : std::to_string(pw->pw_gid);
+  }
+  if (account.uid == 0) return std::unexpected(fmt::format("user = \"{}\" is root", config.user));
+  return account;
+}
+
+std::expected<void, std::string> hand_over_state_dir(const std::string& state_dir, const RunAs& account) {
+  namespace fs = std::filesystem;
+  const fs::path dir(state_dir);
+  const fs::path cache = dir / "cache";
+  std::error_code ec;
+  fs::create_directories(cache, ec);
+  if (ec) return std::unexpected(fmt::format("{}: {}", cache.string(), ec.message()));
+  for (const fs::path& path : {dir, cache})
+    if (auto ok = give(path, account); !ok) return ok;
+  for (const fs::directory_entry& entry : fs::directory_iterator(cache, ec))
+    if (auto ok = give(entry.path(), account); !ok) return ok;
+  if (ec) return std::unexpected(fmt::format("{}: {}", cache.string(), ec.message()));
+  return {};
+}
+
+std::expected<void, std::string> drop_privileges(const RunAs& account) {
+  if (::initgroups(account.user.c_str(), account.gid) != 0)
+    return std::unexpected(fmt::format("initgroups({}): {}", account.user, errno_text()));
+  if (::setgid(account.gid) != 0) return std::unexpected(fmt::format("setgid({}): {}", account.gid, errno_text()));
+  if (::setuid(account.uid) != 0) return std::unexpected(fmt::format("setuid({}): {}", account.uid, errno_text()));
+  if (::setuid(0) == 0 || ::geteuid() == 0) return std::unexpected(std::string("root could be regained"));
+  spdlog::info("running as user {} (uid {}), group {} (gid {})", account.user, account.uid, account.group,
+               account.gid);
+  return {};
+}
+
+}  // namespace mtastsd::daemon
