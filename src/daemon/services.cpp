@@ -186,7 +186,7 @@ struct Services::Impl {
     try {
       dns = std::make_unique<io::DnsResolver>(ex, config.dns);
     } catch (const std::exception& e) {
-      return std::unexpected(fmt::format("DNS resolver: {}", e.what()));
+      return std::unexpected(std::string(e.what()));  // names the resolver and the setting
     }
     fetcher = std::make_unique<io::PolicyFetcher>(ex, *dns, config.fetch);
     service = std::make_unique<LookupService>(ex, config, process.policies, *dns, *fetcher);
