@@ -2,8 +2,13 @@
 #include "daemon/daemon.hpp"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include <boost/asio/co_spawn.hpp>
@@ -12,6 +17,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include "core/control_protocol.hpp"
+#include "daemon/control_server.hpp"
 #include "daemon/log_follower.hpp"
 #include "daemon/lookup_service.hpp"
 #include "daemon/mx_validator.hpp"
@@ -22,6 +29,7 @@
 #include "daemon/socketmap_server.hpp"
 #include "daemon/tlsrpt_aggregator.hpp"
 #include "daemon/tlsrpt_collector.hpp"
+#include "daemon/unix_socket_path.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/mx_probe.hpp"
 #include "io/mx_validation_store.hpp"
@@ -194,7 +202,76 @@ MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config
 }
 }  // namespace
 
+namespace {
+// The control socket, bound and listening, as the descriptor ControlServer takes.
+// (Bound here until a process-level listener set binds every socket once.)
+std::expected<int, std::string> bind_control_socket(const ListenEndpoint& ep) {
+  if (auto ok = prepare_unix_path(ep); !ok) return std::unexpected(ok.error());
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (ep.unix_path.size() >= sizeof(address.sun_path)) return std::unexpected(ep.unix_path + ": path too long");
+  std::memcpy(address.sun_path, ep.unix_path.c_str(), ep.unix_path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::unexpected(ep.unix_path + ": socket: " + std::strerror(errno));
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    const std::string error = std::strerror(errno);
+    ::close(fd);
+    return std::unexpected(ep.unix_path + ": " + error);
+  }
+  if (auto ok = apply_unix_permissions(ep); !ok) {
+    ::close(fd);
+    return std::unexpected(ok.error());
+  }
+  return fd;
+}
+
+// "unix:PATH", "inet:ADDRESS:PORT" (Postfix's socketmap notation).
+std::string endpoint_text(const ListenEndpoint& ep) {
+  if (!ep.unix_path.empty()) return "unix:" + ep.unix_path;
+  if (ep.tcp_address.find(':') != std::string::npos) return fmt::format("inet:[{}]:{}", ep.tcp_address, ep.tcp_port);
+  return fmt::format("inet:{}:{}", ep.tcp_address, ep.tcp_port);
+}
+
+// The members of `mtastsctl status`'s reply.
+nlohmann::json daemon_status(const Config& config, io::PolicyStore& store, const ReportScheduler* scheduler,
+                             util::TimePoint started) {
+  const util::TimePoint now = util::system_now();
+  nlohmann::json listeners = nlohmann::json::array();
+  for (const ListenEndpoint& ep : config.listen)
+    listeners.push_back({{"role", "socketmap"}, {"address", endpoint_text(ep)}});
+  listeners.push_back({{"role", "control"}, {"address", endpoint_text(config.control)}});
+  if (config.tlsrpt.enabled)
+    listeners.push_back({{"role", "tlsrpt"}, {"address", "unixgram:" + config.tlsrpt.socket.unix_path}});
+  const auto entries = store.count();
+  return {{"version", MTASTSD_VERSION},
+          {"pid", ::getpid()},
+          {"config", config.source},
+          {"started_at", util::to_unix(started)},
+          {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(now - started).count()},
+          {"cache_entries", entries ? nlohmann::json(*entries) : nlohmann::json(nullptr)},
+          {"listeners", std::move(listeners)},
+          {"next_report_run", scheduler ? nlohmann::json(util::to_unix(scheduler->next_run())) : nullptr}};
+}
+
+// A free coroutine, not a capturing lambda: it may outlive the control server's handlers.
+asio::awaitable<std::expected<nlohmann::json, std::string>> refresh_reply(LookupService& service,
+                                                                          const Config& config, std::string domain) {
+  auto refreshed = co_await service.refresh_now(domain);
+  if (!refreshed) {
+    // What the domain publishes is the operator's news; a refresh that did not finish is ours.
+    const bool ours = refreshed.error().kind == RefreshFailure::timed_out ||
+                      refreshed.error().kind == RefreshFailure::internal;
+    spdlog::log(ours ? spdlog::level::warn : spdlog::level::info, "{}: refresh asked for by mtastsctl: {}", domain,
+                refreshed.error().detail);
+    co_return std::unexpected(refreshed.error().detail);
+  }
+  spdlog::info("{}: refresh asked for by mtastsctl: policy id {} fetched", domain, refreshed->policy_id);
+  co_return core::refresh_reply_members(domain, *refreshed, util::system_now(), config.cache);
+}
+}  // namespace
+
 int run_daemon(const Config& config) {
+  const util::TimePoint started = util::system_now();
   // Connections plus listeners, LMDB, DNS and fetches in flight.
   raise_fd_limit(config.max_connections + 256);
   auto env = open_env(config);
@@ -229,6 +306,12 @@ int run_daemon(const Config& config) {
   }
   io::PolicyFetcher fetcher(io.get_executor(), *dns, config.fetch);
   LookupService service(io.get_executor(), config, **store, *dns, fetcher);
+  // Bound before the socketmap listeners: once Postfix can connect, mtastsctl can too.
+  auto control_fd = bind_control_socket(config.control);
+  if (!control_fd) {
+    spdlog::critical("cannot listen on the control socket: {}", control_fd.error());
+    return 1;
+  }
   SocketmapServer server(io.get_executor(), config, service);
   if (auto ok = server.listen(); !ok) {
     spdlog::critical("cannot listen: {}", ok.error());
@@ -267,6 +350,12 @@ int run_daemon(const Config& config) {
     }
     scheduler = std::make_unique<ReportScheduler>(io.get_executor(), config, **env, *outbox, *sender);
   }
+  ControlHandlers control_handlers{
+      .status = [&] { return daemon_status(config, **store, scheduler.get(), started); },
+      .stats = [] { return nlohmann::json::array(); },  // the metrics registry's samples, once it exists
+      .refresh = [&](std::string domain) { return refresh_reply(service, config, std::move(domain)); },
+  };
+  ControlServer control(io.get_executor(), *control_fd, std::move(control_handlers));
 
   // Commit, then flush to disk, in this order (see kCommitInterval).
   asio::steady_timer commit_timer(io);
@@ -297,6 +386,7 @@ int run_daemon(const Config& config) {
     if (ec) return;
     spdlog::info("signal {}: stopping (draining for at most {} ms)", signo, drain_deadline(config).count());
     server.stop();
+    control.stop();
     refresher.stop();
     tlsrpt->stop();
     if (scheduler) scheduler->stop();
@@ -305,7 +395,8 @@ int run_daemon(const Config& config) {
     drain = [&, deadline] {
       // Report deliveries in flight are waited for too, so their results are recorded
       // (one cut off is sent again at the next start, with the same report-id).
-      const bool idle = server.connections() == 0 && (!scheduler || scheduler->in_flight() == 0);
+      const bool idle = server.connections() == 0 && control.connections() == 0 &&
+                        (!scheduler || scheduler->in_flight() == 0);
       if (idle || std::chrono::steady_clock::now() >= deadline) {
         commit_timer.cancel();
         prune_timer.cancel();
@@ -320,6 +411,7 @@ int run_daemon(const Config& config) {
   });
 
   server.start();
+  control.start();
   refresher.start();
   tlsrpt->start();
   if (scheduler) scheduler->start();

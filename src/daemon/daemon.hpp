@@ -1,6 +1,7 @@
 // Wires the daemon together: store, resolver, fetcher, lookup service,
-// socketmap server, refresher, TLS-RPT collection and reports, and the MX
-// validator of testing-mode domains on one io_context; handles signals
+// socketmap server, refresher, TLS-RPT collection and reports, the MX
+// validator of testing-mode domains and the control socket (mtastsctl status,
+// stats, cache refresh) on one io_context; handles signals
 // (SIGTERM/SIGINT: stop accepting, drain in-flight lookups, exit).
 #pragma once
 #include "daemon/config.hpp"
