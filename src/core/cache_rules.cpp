@@ -166,10 +166,15 @@ bool needs_refresh(const CacheRecord& r, util::TimePoint now, const CacheSetting
   // An expired policy with a cached "no policy" answer (TXT gone, DNS failing)
   // waits for that answer to lapse, like a lookup would.
   if (!r.policy_valid_at(now) && now < r.negative_until) return false;
+  return now >= *refresh_due_at(r, s);
+}
+
+std::optional<util::TimePoint> refresh_due_at(const CacheRecord& r, const CacheSettings& s) {
+  if (!r.has_policy()) return std::nullopt;
   // RFC 8461 sec. 3.3: refresh before expiry; the margin is capped at half of
   // max_age so short-lived policies are not refetched on every scan.
   const util::Seconds margin = std::min(s.refresh_margin, util::Seconds(r.policy.max_age / 2));
-  return r.valid_until - now <= margin;
+  return r.valid_until - margin;
 }
 
 bool should_drop(const CacheRecord& r, util::TimePoint now, const CacheSettings& s) {

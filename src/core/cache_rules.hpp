@@ -94,6 +94,10 @@ DaneState dane_state(DaneDecision decision, util::TimePoint now, const CacheSett
 CacheRecord apply_dane(const CacheRecord* record, DaneDecision decision, util::TimePoint now, const CacheSettings& s);
 
 // ---- background maintenance ----
+// When the cached policy falls due for its proactive refresh (RFC 8461 sec. 3.3):
+// valid_until minus the refresh margin, the margin capped at half of max_age;
+// nullopt without a policy. needs_refresh adds the conditions of use and back-off.
+std::optional<util::TimePoint> refresh_due_at(const CacheRecord& record, const CacheSettings& s);
 // Policy used recently and due within the refresh margin: re-fetch it (force). Not while
 // a fetch of policy_id or of last_txt_id is backed off, nor while an expired policy has a
 // cached "no policy" (negative_until).

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
-#include "ctl/record_view.hpp"
+#include "core/cache_record_json.hpp"
 
 namespace mtastsd::ctl {
 namespace {
@@ -108,7 +108,7 @@ nlohmann::json check_json(const std::string& domain, const std::vector<core::Fin
   }
   nlohmann::json policy_json = nullptr;
   if (policy) {
-    policy_json = ctl::policy_json(*policy);
+    policy_json = core::policy_json(*policy);
     policy_json["text"] = policy_text;
   }
   nlohmann::json counts = nlohmann::json::object();

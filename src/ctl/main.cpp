@@ -1,10 +1,13 @@
 // mtastsctl: inspect and steer mtastsd's cache, resolve a domain live, show the
-// TLS-RPT counts and reports, send reports now (ctl/report_commands), and check a
-// domain's setup (ctl/check_command). Reads the daemon's LMDB environment directly
-// (safe while the daemon runs).
+// TLS-RPT counts and reports, send reports now (ctl/report_commands), check a
+// domain's setup (ctl/check_command), and ask the running daemon for its status,
+// its statistics and a refresh (ctl/daemon_commands, over the control socket).
+// The cache commands read the daemon's LMDB environment directly (safe while the
+// daemon runs). Every command that prints a result takes --json; the default output
+// is a table or tab-separated.
 // Usage in mtastsctl(8). Exit status: 0 ok, 1 not found / no policy, 2 error
-// (for query also a TEMP answer: the DANE status could not be determined); check
-// has its own (ctl::kCheck*).
+// (for query also a TEMP answer: the DANE status could not be determined), 3 the
+// daemon is not running (status, stats, cache refresh); check has its own (ctl::kCheck*).
 #include <iostream>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -13,8 +16,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include "core/cache_record_json.hpp"
 #include "core/next_hop.hpp"
 #include "ctl/check_command.hpp"
+#include "ctl/daemon_commands.hpp"
 #include "ctl/record_view.hpp"
 #include "ctl/report_commands.hpp"
 #include "ctl/report_view.hpp"
@@ -80,9 +85,9 @@ int cache_list(const daemon::Config& config, bool as_json) {
       return true;
     }
     if (as_json) {
-      all.push_back(ctl::record_json(std::string(domain), *record, now));
+      all.push_back(core::record_json(std::string(domain), *record, now, config.cache));
     } else {
-      std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {:<22} {}\n", domain, ctl::record_state(*record, now),
+      std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {:<22} {}\n", domain, core::record_state(*record, now),
                                record->has_policy() ? core::to_string(record->policy.mode) : "-",
                                util::format_utc(record->valid_until),
                                record->failure ? core::to_string(*record->failure) : "-",
@@ -98,12 +103,12 @@ int cache_list(const daemon::Config& config, bool as_json) {
   return kOk;
 }
 
-int cache_show(const daemon::Config& config, const std::string& key, bool as_json) {
-  const std::string domain = normalized(key);
-  if (domain.empty()) {
-    std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
-    return kError;
-  }
+// The policy cache and the MX validations beside it, read-only.
+struct CacheTables {
+  std::unique_ptr<io::PolicyStore> policies;
+  std::unique_ptr<io::MxValidationStore> validations;
+};
+std::optional<CacheTables> open_cache_tables(const daemon::Config& config) {
   // One environment for both tables (LMDB: one per file and process).
   auto env = io::StoreEnv::open({config.state_dir + "/cache", config.cache_map_size, true});
   auto store = env ? io::PolicyStore::open(*env) : std::unexpected(env.error());
@@ -111,9 +116,38 @@ int cache_show(const daemon::Config& config, const std::string& key, bool as_jso
   if (!validations) {
     std::cerr << "mtastsctl: cannot open the cache in " << config.state_dir << "/cache: " << validations.error().detail
               << "\n";
+    return std::nullopt;
+  }
+  return CacheTables{std::move(*store), std::move(*validations)};
+}
+
+// The MX validation of a testing-mode domain (issue 5); unreadable: said, and shown as none.
+std::optional<core::MxValidations> read_validations(io::MxValidationStore& store, const std::string& domain) {
+  auto validated = store.get(domain);
+  if (!validated) {
+    std::cerr << "mtastsctl: " << validated.error().detail << "\n";
+    return std::nullopt;
+  }
+  return std::move(*validated);
+}
+
+// What `cache show --json` and `cache export --json` print for one domain.
+json show_json(const daemon::Config& config, const std::string& domain, const core::CacheRecord& record,
+               const std::optional<core::MxValidations>& validations, util::TimePoint now) {
+  json j = core::record_json(domain, record, now, config.cache);
+  j["mx_validation"] = validations ? ctl::validations_json(*validations) : json(nullptr);
+  return j;
+}
+
+int cache_show(const daemon::Config& config, const std::string& key, bool as_json) {
+  const std::string domain = normalized(key);
+  if (domain.empty()) {
+    std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
     return kError;
   }
-  auto got = (*store)->get(domain);
+  auto tables = open_cache_tables(config);
+  if (!tables) return kError;
+  auto got = tables->policies->get(domain);
   if (!got) {
     std::cerr << "mtastsctl: " << domain << ": " << got.error().detail << "\n";
     return kError;
@@ -122,23 +156,60 @@ int cache_show(const daemon::Config& config, const std::string& key, bool as_jso
     std::cerr << "mtastsctl: " << domain << " is not cached\n";
     return kNotFound;
   }
-  // The MX validation of a testing-mode domain (issue 5); unreadable: shown as none.
-  auto validated = (*validations)->get(domain);
-  if (!validated) std::cerr << "mtastsctl: " << validated.error().detail << "\n";
-  const core::MxValidations* v = validated && *validated ? &**validated : nullptr;
+  const auto validations = read_validations(*tables->validations, domain);
   const auto now = util::system_now();
   if (as_json) {
-    json j = ctl::record_json(domain, **got, now);
-    j["mx_validation"] = v ? ctl::validations_json(*v) : json(nullptr);
-    std::cout << j.dump(2) << "\n";
+    std::cout << show_json(config, domain, **got, validations, now).dump(2) << "\n";
   } else {
-    std::cout << ctl::record_text(domain, **got, now);
-    if (v) std::cout << ctl::validations_text(*v, now);
+    std::cout << ctl::record_text(domain, **got, now, config.cache);
+    if (validations) std::cout << ctl::validations_text(*validations, now);
   }
   return kOk;
 }
 
-int cache_purge(const daemon::Config& config, const std::string& key, bool all) {
+// Every cached record: --json the objects of `cache show --json` in one array; else one
+// tab-separated line each: domain, state, policy id, mode, max_age, mx (space-separated),
+// valid until, next refresh, failure, DANE verdict ("-" for none).
+int cache_export(const daemon::Config& config, bool as_json) {
+  auto tables = open_cache_tables(config);
+  if (!tables) return kError;
+  const auto now = util::system_now();
+  json all = json::array();
+  const auto or_dash = [](std::string_view s) { return s.empty() ? std::string("-") : std::string(s); };
+  auto ok = tables->policies->for_each([&](std::string_view key, const auto& record) {
+    const std::string domain(key);
+    if (!record) {
+      if (as_json)
+        all.push_back({{"domain", domain}, {"state", "corrupt"}, {"detail", record.error().detail}});
+      else
+        std::cout << fmt::format("{}\tcorrupt\t-\t-\t-\t-\t-\t-\t{}\t-\n", domain, record.error().detail);
+      return true;
+    }
+    if (as_json) {
+      all.push_back(show_json(config, domain, *record, read_validations(*tables->validations, domain), now));
+      return true;
+    }
+    const auto refresh = core::refresh_due_at(*record, config.cache);
+    std::cout << fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", domain, core::record_state(*record, now),
+                             or_dash(record->policy_id),
+                             record->has_policy() ? core::to_string(record->policy.mode) : "-",
+                             record->has_policy() ? std::to_string(record->policy.max_age) : "-",
+                             record->has_policy() ? fmt::format("{}", fmt::join(record->policy.mx, " ")) : "-",
+                             util::format_utc(record->valid_until), refresh ? util::format_utc(*refresh) : "-",
+                             record->failure ? core::to_string(*record->failure) : "-",
+                             record->dane ? core::to_string(record->dane->verdict) : "-");
+    return true;
+  });
+  if (!ok) {
+    std::cerr << "mtastsctl: " << ok.error().detail << "\n";
+    return kError;
+  }
+  if (as_json) std::cout << all.dump(2) << "\n";
+  return kOk;
+}
+
+// --json: {"purged": N} for --all, {"purged": 1, "domain": D} for one domain.
+int cache_purge(const daemon::Config& config, const std::string& key, bool all, bool as_json) {
   auto store = open_store(config, false);
   if (!store) return kError;
   if (all) {
@@ -148,7 +219,10 @@ int cache_purge(const daemon::Config& config, const std::string& key, bool all) 
       return kError;
     }
     store->sync();
-    std::cout << "purged " << *n << " entries\n";
+    if (as_json)
+      std::cout << json{{"purged", *n}}.dump(2) << "\n";
+    else
+      std::cout << "purged " << *n << " entries\n";
     return kOk;
   }
   const std::string domain = normalized(key);
@@ -166,7 +240,10 @@ int cache_purge(const daemon::Config& config, const std::string& key, bool all) 
     std::cerr << "mtastsctl: " << domain << " is not cached\n";
     return kNotFound;
   }
-  std::cout << "purged " << domain << "\n";
+  if (as_json)
+    std::cout << json{{"purged", 1}, {"domain", domain}}.dump(2) << "\n";
+  else
+    std::cout << "purged " << domain << "\n";
   return kOk;
 }
 
@@ -207,7 +284,7 @@ int query(const daemon::Config& config, const std::string& key, const std::strin
       co_return;
     }
     out["fetch"] = {{"ok", true}, {"failure", nullptr}, {"detail", ""}};
-    out["policy"] = ctl::policy_json(fetched->policy);
+    out["policy"] = core::policy_json(fetched->policy);
     out["policy"]["text"] = fetched->text;
     if (fetched->policy.mode == core::StsMode::enforce)
       out["answer"] = core::encode_reply(
@@ -224,7 +301,7 @@ int query(const daemon::Config& config, const std::string& key, const std::strin
   }
   out["dane"] = {{"verdict", std::string(core::to_string(dane->verdict))},
                  {"reason", dane->reason},
-                 {"hosts", ctl::dane_hosts_json(dane->hosts)}};
+                 {"hosts", core::dane_hosts_json(dane->hosts)}};
   // A dane profile answers with the DANE verdict when it applies or is unknown.
   if (auto reply = profile.dane ? core::dane_reply(dane->verdict, dane->reason) : std::nullopt) {
     out["answer"] = core::encode_reply(*reply);
@@ -341,6 +418,12 @@ int main(int argc, char** argv) {
   auto* purge = cache->add_subcommand("purge", "remove a domain (or all) from the cache");
   purge->add_option("domain", domain, "domain");
   purge->add_flag("--all", all, "remove every entry");
+  purge->add_flag("--json", as_json, "JSON output");
+  auto* refresh = cache->add_subcommand("refresh", "have the running daemon re-fetch a domain's policy now");
+  refresh->add_option("domain", domain, "domain")->required();
+  refresh->add_flag("--json", as_json, "JSON output");
+  auto* export_cmd = cache->add_subcommand("export", "print every cached record");
+  export_cmd->add_flag("--json", as_json, "JSON output: the objects of cache show --json, in one array");
   std::string profile_name = "default";
   auto* q = app.add_subcommand("query", "resolve a domain's DANE status and MTA-STS policy live, bypassing the cache");
   q->add_option("domain", domain, "domain")->required();
@@ -360,6 +443,7 @@ int main(int argc, char** argv) {
   report_send_cmd->add_option("--day", day, "UTC day, YYYY-MM-DD")->required();
   report_send_cmd->add_option("--domain", domain, "only this report domain");
   report_send_cmd->add_flag("--resend", resend, "send reports already delivered again (same report-id)");
+  report_send_cmd->add_flag("--json", as_json, "JSON output");
   auto* report_status_cmd = report->add_subcommand("status", "show the report queue: deliveries, retries, errors");
   report_status_cmd->add_option("--day", day, "only this UTC day, YYYY-MM-DD");
   report_status_cmd->add_flag("--json", as_json, "JSON output");
@@ -369,6 +453,10 @@ int main(int argc, char** argv) {
   check_cmd->add_option("domain", check_options.domain, "domain")->required();
   check_cmd->add_option("--helo", check_options.helo_name, "EHLO name for the MX probes (default: this host's name)");
   check_cmd->add_flag("--json", check_options.as_json, "JSON output");
+  auto* status_cmd = app.add_subcommand("status", "ask the running daemon for its status (exit 3: not running)");
+  status_cmd->add_flag("--json", as_json, "JSON output");
+  auto* stats_cmd = app.add_subcommand("stats", "the running daemon's metric samples");
+  stats_cmd->add_flag("--json", as_json, "JSON output");
   CLI11_PARSE(app, argc, argv);
 
   auto config = config_file.empty()
@@ -386,13 +474,17 @@ int main(int argc, char** argv) {
       std::cerr << "mtastsctl: cache purge takes a DOMAIN or --all\n";
       return kError;
     }
-    return cache_purge(*config, domain, all);
+    return cache_purge(*config, domain, all, as_json);
   }
+  if (*refresh) return ctl::cache_refresh(*config, domain, as_json);
+  if (*export_cmd) return cache_export(*config, as_json);
   if (*q) return query(*config, domain, profile_name, as_json);
   if (*report_list_cmd) return report_list(*config, as_json);
   if (*report_show_cmd) return report_show(*config, day, domain, as_json);
-  if (*report_send_cmd) return ctl::report_send(*config, day, domain, resend);
+  if (*report_send_cmd) return ctl::report_send(*config, day, domain, resend, as_json);
   if (*report_status_cmd) return ctl::report_status(*config, day, as_json);
   if (*check_cmd) return ctl::check(*config, check_options);
+  if (*status_cmd) return ctl::status(*config, as_json);
+  if (*stats_cmd) return ctl::stats(*config, as_json);
   return kError;
 }

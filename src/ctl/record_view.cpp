@@ -3,58 +3,10 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include "core/cache_record_json.hpp"
 #include "core/failure_type.hpp"
 
 namespace mtastsd::ctl {
-
-std::string record_state(const core::CacheRecord& r, util::TimePoint now) {
-  if (r.policy_valid_at(now)) return "policy";
-  if (now < r.negative_until) return "negative";
-  if (r.has_policy()) return "expired";
-  return "stale";
-}
-
-nlohmann::json policy_json(const core::StsPolicy& p) {
-  return {{"mode", std::string(core::to_string(p.mode))}, {"max_age", p.max_age}, {"mx", p.mx}};
-}
-
-nlohmann::json dane_hosts_json(const std::vector<core::DaneHost>& hosts) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& h : hosts) out.push_back({{"host", h.host}, {"usable_tlsa", h.usable_tlsa}});
-  return out;
-}
-
-nlohmann::json record_json(const std::string& domain, const core::CacheRecord& r, util::TimePoint now) {
-  using util::to_unix;
-  nlohmann::json j{{"domain", domain},
-                   {"state", record_state(r, now)},
-                   {"policy_id", r.policy_id},
-                   {"mode", r.has_policy() ? nlohmann::json(std::string(core::to_string(r.policy.mode))) : nullptr},
-                   {"max_age", r.policy.max_age},
-                   {"mx", r.policy.mx},
-                   {"policy_text", r.policy_text},
-                   {"fetched_at", to_unix(r.fetched_at)},
-                   {"valid_until", to_unix(r.valid_until)},
-                   {"last_id_check", to_unix(r.last_id_check)},
-                   {"last_txt_id", r.last_txt_id},
-                   {"last_used", to_unix(r.last_used)},
-                   {"negative_until", to_unix(r.negative_until)},
-                   {"failure", r.failure ? nlohmann::json(std::string(core::to_string(*r.failure))) : nullptr},
-                   {"failure_detail", r.failure_detail},
-                   {"failed_id", r.failed_id},
-                   {"failed_at", to_unix(r.failed_at)},
-                   {"next_retry", to_unix(r.next_retry)},
-                   {"consecutive_failures", r.consecutive_failures}};
-  j["dane"] = nullptr;
-  if (r.dane)
-    j["dane"] = {{"verdict", std::string(core::to_string(r.dane->verdict))},
-                 {"reason", r.dane->reason},
-                 {"checked_at", to_unix(r.dane->checked_at)},
-                 {"valid_until", to_unix(r.dane->valid_until)},
-                 {"hosts", dane_hosts_json(r.dane->hosts)}};
-  return j;
-}
-
 namespace {
 // "2026-11-29T21:49:06Z (-5m)", "-" for a time never set.
 std::string format_when(util::TimePoint t, util::TimePoint now) {
@@ -96,13 +48,15 @@ std::string validations_text(const core::MxValidations& v, util::TimePoint now) 
   return out;
 }
 
-std::string record_text(const std::string& domain, const core::CacheRecord& r, util::TimePoint now) {
+std::string record_text(const std::string& domain, const core::CacheRecord& r, util::TimePoint now,
+                        const core::CacheSettings& settings) {
   auto when = [&](util::TimePoint t) { return format_when(t, now); };
-  std::string out = fmt::format("domain:         {}\nstate:          {}\n", domain, record_state(r, now));
+  std::string out = fmt::format("domain:         {}\nstate:          {}\n", domain, core::record_state(r, now));
   if (r.has_policy()) {
     out += fmt::format("policy id:      {}\nmode:           {}\nmax_age:        {}\nmx:             {}\n", r.policy_id,
                        core::to_string(r.policy.mode), r.policy.max_age, fmt::join(r.policy.mx, " "));
-    out += fmt::format("fetched at:     {}\nvalid until:    {}\n", when(r.fetched_at), when(r.valid_until));
+    out += fmt::format("fetched at:     {}\nvalid until:    {}\nnext refresh:   {}\n", when(r.fetched_at),
+                       when(r.valid_until), when(*core::refresh_due_at(r, settings)));
   }
   out += fmt::format("last id check:  {}\nlast TXT id:    {}\nlast used:      {}\n", when(r.last_id_check),
                      r.last_txt_id.empty() ? "-" : r.last_txt_id, when(r.last_used));

@@ -1,22 +1,19 @@
 // How mtastsctl shows a cache record and the MX validation beside it (issue 5):
-// JSON (times as unix seconds) and text.
+// text, and the validation as JSON (the record's JSON is core/cache_record_json).
 #pragma once
 #include <string>
 #include <vector>
 #include <nlohmann/json.hpp>
 #include "core/cache_record.hpp"
+#include "core/cache_rules.hpp"
 #include "core/mx_validation.hpp"
 #include "util/clock.hpp"
 
 namespace mtastsd::ctl {
 
-// "policy" (valid), "expired", "negative" (no policy, cached), "stale" (nothing valid, due for resolution).
-std::string record_state(const core::CacheRecord& r, util::TimePoint now);
-nlohmann::json record_json(const std::string& domain, const core::CacheRecord& r, util::TimePoint now);
-std::string record_text(const std::string& domain, const core::CacheRecord& r, util::TimePoint now);
-nlohmann::json policy_json(const core::StsPolicy& p);
-// {"host", "usable_tlsa"} per MX host checked for DANE.
-nlohmann::json dane_hosts_json(const std::vector<core::DaneHost>& hosts);
+// "domain:   ..." lines, times in UTC and relative to now, the policy text last.
+std::string record_text(const std::string& domain, const core::CacheRecord& r, util::TimePoint now,
+                        const core::CacheSettings& settings);
 // {"checked_at", "policy_id", "mx_error", "hosts": [{"host", "checks": [{"address",
 // "checked_at", "result", "detail", "helo"}]}]}; result "ok", "unreachable" or the RFC
 // 8460 result type.

@@ -72,7 +72,7 @@ nlohmann::ordered_json entry_json(const io::StoredEntry& s) {
 }  // namespace
 
 int report_send(const daemon::Config& config, const std::string& day_text, const std::string& domain_text,
-                bool resend) {
+                bool resend, bool as_json) {
   const auto day = parse_day(day_text);
   if (!day) return kError;
   io::OutboxFilter filter{*day, std::nullopt};
@@ -128,6 +128,7 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
 
   int status = kNotFound;
   std::size_t busy = 0, skipped = 0;
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
   auto run = [&]() -> asio::awaitable<void> {
     for (;;) {
       auto claims = outbox->claim_due(util::system_now(), daemon::claim_rules(t, kClaimBatch), kClaimBatch, filter);
@@ -142,8 +143,11 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
         const io::StoredEntry done = co_await daemon::deliver(*sender, *outbox, *env, std::move(claimed),
                                                               t.retry_period, util::system_now);
         const bool ok = done.entry.state == core::OutboxState::delivered;
-        std::cout << fmt::format("{} {}: {}\n", ok ? "delivered" : "failed   ", daemon::describe(done),
-                                 done.entry.last_result);
+        if (as_json)
+          results.push_back(entry_json(done));
+        else
+          std::cout << fmt::format("{} {}: {}\n", ok ? "delivered" : "failed   ", daemon::describe(done),
+                                   done.entry.last_result);
         if (!ok)
           status = kError;
         else if (status == kNotFound)
@@ -164,8 +168,11 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
       [&](std::string_view, const std::expected<io::StoredEntry, io::StoreError>& s) {
         if (!s) return;
         if (s->entry.state == core::OutboxState::sending) {
-          std::cout << fmt::format("busy      {}: being sent by process {}\n", daemon::describe(*s),
-                                   s->entry.claimed_by);
+          if (as_json)
+            results.push_back(entry_json(*s));
+          else
+            std::cout << fmt::format("busy      {}: being sent by process {}\n", daemon::describe(*s),
+                                     s->entry.claimed_by);
           ++busy;
         } else if (s->entry.state == core::OutboxState::delivered && !resend && status == kNotFound) {
           ++skipped;
@@ -173,6 +180,7 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
       },
       filter);
   if (!listed) std::cerr << "mtastsctl: " << listed.error().detail << "\n";
+  if (as_json) std::cout << results.dump(2) << "\n";
   if (status == kNotFound && busy == 0) {
     if (skipped > 0)
       std::cerr << "mtastsctl: " << skipped << " report(s) of " << day->to_string()

@@ -202,6 +202,7 @@ std::string ready_status(const Config& config) {
 }  // namespace
 
 int run_daemon(Config config, const ProcessHooks& hooks) {
+  const util::TimePoint started = util::system_now();
   auto signals = ProcessSignals::block();
   if (!signals) {
     spdlog::critical("{}", signals.error());
@@ -236,7 +237,8 @@ int run_daemon(Config config, const ProcessHooks& hooks) {
     spdlog::critical("{}", stores.error());
     return 1;
   }
-  const ProcessResources process{stores->env, *stores->policies, *stores->tlsrpt, *stores->validations, listeners};
+  const ProcessResources process{stores->env, *stores->policies, *stores->tlsrpt, *stores->validations, listeners,
+                                 started};
 
   std::optional<Config> previous;  // while a reloaded configuration starts: the one to go back to
   for (;;) {

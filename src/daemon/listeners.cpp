@@ -148,4 +148,10 @@ std::vector<ListenerSet::Duplicate> ListenerSet::duplicates(SocketRole role) con
   return found;
 }
 
+std::vector<ListenerId> ListenerSet::bound() const {
+  std::vector<ListenerId> ids;
+  for (const Bound& b : bound_) ids.push_back(b.id);
+  return ids;
+}
+
 }  // namespace mtastsd::daemon

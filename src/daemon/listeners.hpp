@@ -63,6 +63,8 @@ class ListenerSet {
     int fd = -1;
   };
   std::vector<Duplicate> duplicates(SocketRole role) const;
+  // Every bound socket, in binding order (mtastsctl status).
+  std::vector<ListenerId> bound() const;
 
  private:
   struct Bound {

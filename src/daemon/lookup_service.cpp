@@ -15,15 +15,23 @@ namespace asio = boost::asio;
 
 namespace mtastsd::daemon {
 
+// What one resolution found and stored.
+struct LookupService::Resolution {
+  core::CacheRecord record;  // what was stored (kept even if the store refused it)
+  core::TxtOutcome txt;
+  bool fetched = false;      // record holds a policy fetched by this resolution
+  std::optional<core::FetchFailed> fetch_failure;
+};
+
 // One running resolution; waiters park a timer here and are woken when it ends.
 struct LookupService::Flight {
+  bool forced = false;  // re-fetches even an unchanged id (refresher, refresh_now)
   bool done = false;
-  std::optional<core::CacheRecord> result;  // what was stored (kept even if the store refused it)
-  bool fetched = false;                      // result holds a policy fetched by this flight
+  std::optional<Resolution> result;  // nullopt: the resolution failed internally
   std::vector<asio::steady_timer*> waiters;
-  void finish(core::CacheRecord record) {
+  void finish(std::optional<Resolution> resolution) {
     done = true;
-    result = std::move(record);
+    result = std::move(resolution);
     for (auto* w : waiters) w->cancel();
     waiters.clear();
   }
@@ -144,8 +152,9 @@ asio::awaitable<core::SocketmapReply> LookupService::answer(const core::Socketma
       co_return notfound;
     }
     // A policy fetched just now applies to this lookup even when max_age 0 means it is not cached.
-    if (flight->result->policy_valid_at(now_()) || (flight->fetched && flight->result->has_policy()))
-      co_return reply_for(*flight->result, profile, domain);
+    const Resolution& resolved = *flight->result;
+    if (resolved.record.policy_valid_at(now_()) || (resolved.fetched && resolved.record.has_policy()))
+      co_return reply_for(resolved.record, profile, domain);
     co_return notfound;
   } catch (const std::exception& e) {
     spdlog::error("lookup '{}' failed internally: {}", request.key, e.what());
@@ -208,15 +217,16 @@ void LookupService::resolve_in_background(const std::string& domain, bool force)
 std::shared_ptr<LookupService::Flight> LookupService::start_flight(const std::string& domain, bool force) {
   if (auto it = flights_.find(domain); it != flights_.end()) return it->second;
   auto flight = std::make_shared<Flight>();
+  flight->forced = force;
   flights_.emplace(domain, flight);
   asio::co_spawn(ex_, run_flight(domain, force, flight), asio::detached);
   return flight;
 }
 
 asio::awaitable<void> LookupService::run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight) {
-  core::CacheRecord result;
+  std::optional<Resolution> result;
   try {
-    result = co_await resolve(domain, force, flight->fetched);
+    result = co_await resolve(domain, force);
   } catch (const std::exception& e) {
     spdlog::error("resolution of {} failed internally: {}", domain, e.what());
   }
@@ -224,10 +234,12 @@ asio::awaitable<void> LookupService::run_flight(std::string domain, bool force, 
   flight->finish(std::move(result));
 }
 
-asio::awaitable<core::CacheRecord> LookupService::resolve(const std::string& domain, bool force, bool& fetched_now) {
+asio::awaitable<LookupService::Resolution> LookupService::resolve(const std::string& domain, bool force) {
   const auto before = read_record(domain);
   const core::CacheRecord* old = before ? &*before : nullptr;
-  const auto txt = co_await discover_sts_record(dns_, domain);
+  Resolution resolution;
+  resolution.txt = co_await discover_sts_record(dns_, domain);
+  const core::TxtOutcome& txt = resolution.txt;
 
   core::CacheRecord next;
   if (core::should_fetch(old, txt, now_(), force)) {
@@ -238,12 +250,13 @@ asio::awaitable<core::CacheRecord> LookupService::resolve(const std::string& dom
         spdlog::info("{}: policy id {} mode {} max_age {} mx {}", domain, txt.id, core::to_string(fetched->policy.mode),
                      fetched->policy.max_age, fmt::join(fetched->policy.mx, ","));
       next = core::apply_fetch_success(old, txt, std::move(*fetched), now_(), config_.cache);
-      fetched_now = true;
+      resolution.fetched = true;
     } else {
       const bool kept = old && old->policy_valid_at(now_());
       spdlog::info("{}: policy fetch for id {} failed: {}: {}{}", domain, txt.id, core::to_string(fetched.error().type),
                    fetched.error().detail, kept ? " (keeping the cached policy)" : "");
       next = core::apply_fetch_failure(old, txt, fetched.error(), now_(), config_.cache);
+      resolution.fetch_failure = fetched.error();
     }
   } else {
     if (txt.status == core::TxtStatus::dns_error) spdlog::info("{}: {}", domain, txt.detail);
@@ -256,7 +269,67 @@ asio::awaitable<core::CacheRecord> LookupService::resolve(const std::string& dom
   next.dane = current ? current->dane : std::nullopt;
   if (next.last_used == util::TimePoint{}) next.last_used = now_();
   write_record(domain, next);
-  co_return next;
+  resolution.record = std::move(next);
+  co_return resolution;
+}
+
+std::chrono::milliseconds refresh_wait_limit(const Config& config) {
+  return 2 * (config.dns.timeout + config.fetch.timeout);
+}
+
+asio::awaitable<std::expected<core::CacheRecord, RefreshError>> LookupService::refresh_now(
+    const std::string& domain) {
+  const auto limit = refresh_wait_limit(config_);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto flight = start_flight(domain, true);
+    co_await wait_for(*flight, ex_, deadline);
+    if (!flight->done)
+      co_return std::unexpected(RefreshError{
+          RefreshFailure::timed_out,
+          fmt::format("still resolving after {} s; the resolution goes on and fills the cache",
+                      std::chrono::duration_cast<std::chrono::seconds>(limit).count())});
+    if (!flight->result)
+      co_return std::unexpected(RefreshError{RefreshFailure::internal, "the resolution failed internally (logged)"});
+    const Resolution& r = *flight->result;
+    // A lookup's id check that found the id unchanged fetched nothing: go again, forced.
+    const bool id_confirmed_only = !flight->forced && r.txt.status == core::TxtStatus::found && !r.fetched &&
+                                   !r.fetch_failure;
+    if (!id_confirmed_only) co_return refresh_outcome(r);
+  }
+}
+
+std::expected<core::CacheRecord, RefreshError> LookupService::refresh_outcome(const Resolution& r) {
+  if (r.fetched) return r.record;
+  const auto now = now_();
+  // Downgrade protection (RFC 8461 sec. 3.3) keeps a valid policy through every failure: say so.
+  const std::string kept = r.record.policy_valid_at(now)
+                               ? fmt::format("; the cached policy (id {}) stays in force until {}", r.record.policy_id,
+                                             util::format_utc(r.record.valid_until))
+                               : std::string();
+  if (r.fetch_failure)
+    return std::unexpected(RefreshError{RefreshFailure::fetch_failed,
+                                        fmt::format("policy fetch for id {} failed: {}: {}{}", r.txt.id,
+                                                    core::to_string(r.fetch_failure->type), r.fetch_failure->detail,
+                                                    kept)});
+  switch (r.txt.status) {
+    case core::TxtStatus::absent:
+      return std::unexpected(
+          RefreshError{RefreshFailure::no_policy, fmt::format("no MTA-STS policy: {}{}", r.txt.detail, kept)});
+    case core::TxtStatus::dns_error:
+      return std::unexpected(
+          RefreshError{RefreshFailure::dns_error, fmt::format("TXT lookup failed: {}{}", r.txt.detail, kept)});
+    case core::TxtStatus::found:
+      break;
+  }
+  // Found, forced, nothing fetched: core::should_fetch keeps the back-off of a failed id.
+  return std::unexpected(RefreshError{
+      RefreshFailure::backed_off,
+      fmt::format("the fetch of policy id {} failed at {} ({}: {}); it is not retried before {} (RFC 8461 sec. "
+                  "3.3){}",
+                  r.record.failed_id, util::format_utc(r.record.failed_at),
+                  r.record.failure ? core::to_string(*r.record.failure) : "?", r.record.failure_detail,
+                  util::format_utc(r.record.next_retry), kept)});
 }
 
 }  // namespace mtastsd::daemon

@@ -4,9 +4,12 @@
 // re-checked in the background. All on one Asio strand (the io_context thread).
 // Profiles with dane = true first need the domain's DANE verdict (RFC 7672;
 // RFC 8461 sec. 2: MTA-STS must not override DANE), cached beside the policy
-// and resolved in a single flight of its own.
+// and resolved in a single flight of its own. `mtastsctl cache refresh` (through
+// the control socket) forces a re-fetch and awaits it (refresh_now).
 #pragma once
 #include <chrono>
+#include <expected>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +28,24 @@
 
 namespace mtastsd::daemon {
 
+// Why a refresh_now brought no freshly fetched policy.
+enum class RefreshFailure {
+  no_policy,     // no usable _mta-sts TXT record (RFC 8461 sec. 3.1)
+  dns_error,     // the TXT lookup failed (SERVFAIL, timeout, bogus)
+  fetch_failed,  // the HTTPS fetch or the policy failed (RFC 8460 result type in the detail)
+  backed_off,    // the published id's fetch failed recently; not retried before next_retry (RFC 8461 sec. 3.3)
+  timed_out,     // the resolution took longer than refresh_wait_limit (it goes on)
+  internal,      // a bug: the resolution threw
+};
+struct RefreshError {
+  RefreshFailure kind;
+  std::string detail;  // for the operator: what failed, and what the cache keeps
+};
+
+// How long refresh_now waits: a flight it joined, then its own forced one, each a TXT
+// lookup (dns.timeout) and a fetch (fetch.timeout, the whole fetch).
+std::chrono::milliseconds refresh_wait_limit(const Config& config);
+
 class LookupService {
  public:
   LookupService(boost::asio::any_io_executor ex, const Config& config, io::PolicyStore& store, io::DnsResolver& dns,
@@ -38,6 +59,13 @@ class LookupService {
   // force re-fetches the policy even if the TXT id is unchanged (refresher).
   void resolve_in_background(const std::string& domain, bool force);
 
+  // Re-fetch `domain`'s policy now, even if its TXT id is unchanged, and await it: joins
+  // the domain's running resolution (single-flight), and when that one fetched nothing
+  // (a lookup's id check), starts a forced one. The new cache record (also stored) when a
+  // policy was fetched; otherwise why not. The fetch back-off of a failed id is kept.
+  // `domain` is normalised (core/next_hop). Waits at most refresh_wait_limit.
+  boost::asio::awaitable<std::expected<core::CacheRecord, RefreshError>> refresh_now(const std::string& domain);
+
   // Told of every answer given from a policy (before the reply is sent; it must not
   // block): the MX validator (issue 5) validates testing-mode domains in the background.
   using PolicyAnswered = std::function<void(const std::string& domain, const core::CacheRecord&, const Profile&)>;
@@ -48,9 +76,11 @@ class LookupService {
 
  private:
   struct Flight;
+  struct Resolution;
   std::shared_ptr<Flight> start_flight(const std::string& domain, bool force);
   boost::asio::awaitable<void> run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight);
-  boost::asio::awaitable<core::CacheRecord> resolve(const std::string& domain, bool force, bool& fetched_now);
+  boost::asio::awaitable<Resolution> resolve(const std::string& domain, bool force);
+  std::expected<core::CacheRecord, RefreshError> refresh_outcome(const Resolution& r);
   struct DaneFlight;
   using Deadline = std::chrono::steady_clock::time_point;
   std::shared_ptr<DaneFlight> start_dane_flight(const std::string& domain);

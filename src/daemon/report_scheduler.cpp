@@ -104,6 +104,14 @@ void ReportScheduler::send_due(util::TimePoint now) {
   }
 }
 
+util::TimePoint ReportScheduler::next_run() const {
+  const util::TimePoint now = now_();
+  const core::UtcDay today = core::UtcDay::containing(now);
+  util::TimePoint planning = today.start() + kPlanSettle;
+  if (now >= planning) planning = core::UtcDay{today.days_since_epoch + 1}.start() + kPlanSettle;
+  return next_attention_ ? std::min(*next_attention_, planning) : planning;
+}
+
 void ReportScheduler::prune() {
   const core::UtcDay first_kept = core::first_retained_day(now_(), config_.tlsrpt.retention_days);
   if (auto pruned = outbox_.prune_days(first_kept); !pruned)

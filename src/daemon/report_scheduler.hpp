@@ -43,6 +43,9 @@ class ReportScheduler {
   // Deletes the deliveries of days past tlsrpt.retention_days (with their counts).
   void prune();
   std::size_t in_flight() const { return in_flight_.size(); }
+  // When it next has work (for `mtastsctl status`): the next due delivery it knows of
+  // (at the latest kRescan old), or the next day's planning, whichever is first.
+  util::TimePoint next_run() const;
 
  private:
   void tick();

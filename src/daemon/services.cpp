@@ -1,10 +1,15 @@
 // A generation of services; see the header.
 #include "daemon/services.hpp"
 
+#include <unistd.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
+#include "core/cache_record_json.hpp"
+#include "core/control_protocol.hpp"
+#include "daemon/control_server.hpp"
 #include "daemon/log_follower.hpp"
 #include "daemon/lookup_service.hpp"
 #include "daemon/mx_validator.hpp"
@@ -158,6 +163,41 @@ MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config
 }  // namespace
 
 
+namespace {
+// The members of `mtastsctl status`'s reply.
+nlohmann::json daemon_status(const Config& config, const ProcessResources& process, const ReportScheduler* scheduler) {
+  const util::TimePoint now = util::system_now();
+  nlohmann::json listeners = nlohmann::json::array();
+  for (const ListenerId& id : process.listeners.bound())
+    listeners.push_back({{"role", to_string(id.role)}, {"address", id.where}});
+  const auto entries = process.policies.count();
+  return {{"version", MTASTSD_VERSION},
+          {"pid", ::getpid()},
+          {"config", config.source},
+          {"started_at", util::to_unix(process.started)},
+          {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(now - process.started).count()},
+          {"cache_entries", entries ? nlohmann::json(*entries) : nlohmann::json(nullptr)},
+          {"listeners", std::move(listeners)},
+          {"next_report_run", scheduler ? nlohmann::json(util::to_unix(scheduler->next_run())) : nullptr}};
+}
+
+// A free coroutine, not a capturing lambda: it may outlive the control server's handlers.
+asio::awaitable<std::expected<nlohmann::json, std::string>> refresh_reply(LookupService& service,
+                                                                          const Config& config, std::string domain) {
+  auto refreshed = co_await service.refresh_now(domain);
+  if (!refreshed) {
+    // What the domain publishes is the operator's news; a refresh that did not finish is ours.
+    const bool ours = refreshed.error().kind == RefreshFailure::timed_out ||
+                      refreshed.error().kind == RefreshFailure::internal;
+    spdlog::log(ours ? spdlog::level::warn : spdlog::level::info, "{}: refresh asked for by mtastsctl: {}", domain,
+                refreshed.error().detail);
+    co_return std::unexpected(refreshed.error().detail);
+  }
+  spdlog::info("{}: refresh asked for by mtastsctl: policy id {} fetched", domain, refreshed->policy_id);
+  co_return core::refresh_reply_members(domain, *refreshed, util::system_now(), config.cache);
+}
+}  // namespace
+
 struct Services::Impl {
   asio::io_context& io;
   const Config config;
@@ -172,6 +212,7 @@ struct Services::Impl {
   std::unique_ptr<io::ReportOutbox> outbox;
   std::unique_ptr<io::ReportSender> sender;
   std::unique_ptr<ReportScheduler> scheduler;
+  std::unique_ptr<ControlServer> control;
   asio::steady_timer commit_timer{io};
   asio::steady_timer prune_timer{io};
   asio::steady_timer drain_timer{io};
@@ -213,11 +254,21 @@ struct Services::Impl {
       }
       scheduler = std::make_unique<ReportScheduler>(ex, config, *process.env, *outbox, *sender);
     }
+    auto control_sockets = process.listeners.duplicates(SocketRole::control);
+    if (control_sockets.size() == 1) {
+      ControlHandlers handlers{
+          .status = [this] { return daemon_status(config, process, scheduler.get()); },
+          .stats = [] { return nlohmann::json::array(); },  // the metrics registry's samples, once it exists
+          .refresh = [this](std::string domain) { return refresh_reply(*service, config, std::move(domain)); },
+      };
+      control = std::make_unique<ControlServer>(ex, control_sockets.front().fd, std::move(handlers));
+    }
     return {};
   }
 
   void start() {
     server->start();
+    if (control) control->start();
     refresher->start();
     tlsrpt.start();
     if (scheduler) scheduler->start();
@@ -250,6 +301,7 @@ struct Services::Impl {
   void drain(std::function<void()> done) {
     draining = true;
     server->stop();
+    if (control) control->stop();
     refresher->stop();
     tlsrpt.stop();
     if (scheduler) scheduler->stop();
@@ -259,7 +311,8 @@ struct Services::Impl {
 
   void poll_drained(std::chrono::steady_clock::time_point deadline, std::function<void()> done) {
     // Report deliveries in flight are waited for too, so their results are recorded.
-    const bool idle = server->connections() == 0 && (!scheduler || scheduler->in_flight() == 0);
+    const bool idle = server->connections() == 0 && (!control || control->connections() == 0) &&
+                      (!scheduler || scheduler->in_flight() == 0);
     if (idle || std::chrono::steady_clock::now() >= deadline) {
       commit_timer.cancel();
       prune_timer.cancel();

@@ -20,6 +20,7 @@
 #include "io/policy_store.hpp"
 #include "io/store_env.hpp"
 #include "io/tlsrpt_store.hpp"
+#include "util/clock.hpp"
 
 namespace mtastsd::daemon {
 
@@ -32,6 +33,7 @@ struct ProcessResources {
   io::TlsrptStore& tlsrpt;
   io::MxValidationStore& validations;
   const ListenerSet& listeners;
+  util::TimePoint started;  // when the process started (mtastsctl status)
 };
 
 class Services {

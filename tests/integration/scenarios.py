@@ -161,6 +161,10 @@ SCENARIOS: list[Scenario] = [
     _std("ctl-invalid.example", "ctli1", policy=policy("enforce", ())),
     _std("xn--bcher-kva.example", "idn1"),  # looked up as "bücher.example"
     _std("parent-probe.example", "pp1"),     # looked up only as ".parent-probe.example"
+    # mtastsctl cache refresh through the daemon (test_control.py), one domain per mutating test
+    _std("ctl-refresh.example", "ctlr1"),
+    _std("ctl-refresh-fail.example", "ctlrf1"),
+    _std("ctl-refresh-slow.example", "ctlrs1", server="delay:2"),  # the server takes 2 s to answer
 ]
 
 

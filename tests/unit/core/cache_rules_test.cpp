@@ -377,6 +377,24 @@ TEST(NeedsRefresh, ExpiredPolicyWaitsForCachedNoPolicy) {
   EXPECT_TRUE(needs_refresh(gone, expired + Seconds(600), settings()));
 }
 
+// ---------------------------------------------------------------- refresh_due_at
+
+TEST(RefreshDueAt, ValidUntilMinusTheMarginCappedAtHalfMaxAge) {
+  EXPECT_EQ(refresh_due_at(cached_policy(7 * kDay), settings()), T0 + Seconds(6 * kDay));
+  EXPECT_EQ(refresh_due_at(cached_policy(3600), settings()), T0 + Seconds(1800));
+}
+
+TEST(RefreshDueAt, NoneWithoutPolicy) {
+  EXPECT_EQ(refresh_due_at(apply_txt(nullptr, absent(), T0, settings()), settings()), std::nullopt);
+}
+
+TEST(RefreshDueAt, IsWhereNeedsRefreshTurnsTrue) {
+  const CacheRecord r = cached_policy(2 * kDay);
+  const util::TimePoint due = *refresh_due_at(r, settings());
+  EXPECT_FALSE(needs_refresh(r, due - Seconds(1), settings()));
+  EXPECT_TRUE(needs_refresh(r, due, settings()));
+}
+
 // ---------------------------------------------------------------- should_drop
 
 TEST(ShouldDrop, UnusedAndExpiredIsDropped) {
