@@ -9,11 +9,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 #include "daemon/log_follower.hpp"
 #include "daemon/lookup_service.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/metrics_server.hpp"
 #include "daemon/mx_validator.hpp"
 #include "daemon/postfix_log_sessions.hpp"
 #include "daemon/refresher.hpp"
@@ -94,6 +97,23 @@ static std::expected<std::shared_ptr<io::StoreEnv>, io::StoreError> open_env(con
   return io::StoreEnv::open(settings);
 }
 
+// The metrics listener: loopback TCP as configured, bound here and handed on as a
+// listening descriptor (MetricsServer owns it from then on).
+static std::expected<int, std::string> listen_for_metrics(asio::io_context& io, const ListenEndpoint& ep) {
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(ep.tcp_address, ec);
+  if (ec) return std::unexpected(fmt::format("{}: {}", ep.tcp_address, ec.message()));
+  asio::ip::tcp::acceptor acceptor(io);
+  const asio::ip::tcp::endpoint where(address, ep.tcp_port);
+  acceptor.open(where.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(where, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  const int fd = ec ? -1 : acceptor.release(ec);
+  if (ec) return std::unexpected(fmt::format("{}:{}: {}", ep.tcp_address, ep.tcp_port, ec.message()));
+  return fd;
+}
+
 namespace {
 // TLS-RPT collection: the aggregator, the libtlsrpt socket, the Postfix log.
 struct TlsRptCollection {
@@ -131,12 +151,13 @@ struct TlsRptCollection {
 static std::expected<TlsRptCollection, std::string> set_up_tlsrpt(boost::asio::any_io_executor ex,
                                                                   const Config& config, io::PolicyStore& policies,
                                                                   io::MxValidationStore& validations,
-                                                                  io::TlsrptStore& store, io::DnsResolver& dns) {
+                                                                  io::TlsrptStore& store, io::DnsResolver& dns,
+                                                                  Metrics& metrics) {
   TlsRptCollection c;
   if (!config.tlsrpt.enabled) return c;
   const TlsRptSettings& t = config.tlsrpt;
   c.aggregator = std::make_unique<TlsrptAggregator>(ex, config, policies, validations, store);
-  c.collector = std::make_unique<TlsrptCollector>(ex, t, *c.aggregator);
+  c.collector = std::make_unique<TlsrptCollector>(ex, t, *c.aggregator, metrics);
   if (auto ok = c.collector->open(); !ok) return std::unexpected("TLS-RPT socket: " + ok.error());
   if (!t.postfix_log.empty()) {
     std::optional<io::LogPosition> resume;
@@ -170,7 +191,7 @@ struct MxValidation {
 };
 MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config, io::DnsResolver& dns,
                                   io::MxValidationStore& store, LookupService& service,
-                                  TlsrptAggregator* aggregator) {
+                                  TlsrptAggregator* aggregator, Metrics& metrics) {
   MxValidation v;
   if (!config.mx_validation.enabled) return v;
   auto settings = probe_settings(config.mx_validation);
@@ -183,7 +204,7 @@ MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config
   if (aggregator && config.mx_validation.count_as_sessions)
     sink = [aggregator](core::SessionEvent session) { aggregator->add(std::move(session)); };
   v.validator = std::make_unique<MxValidator>(ex, config.mx_validation, store, real_network(dns, *v.probe),
-                                              std::move(sink));
+                                              metrics, std::move(sink));
   service.on_policy_answer([validator = v.validator.get()](const std::string& domain,
                                                            const core::CacheRecord& record, const Profile& profile) {
     validator->note_answer(domain, record, profile);
@@ -195,6 +216,7 @@ MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config
 }  // namespace
 
 int run_daemon(const Config& config) {
+  Metrics metrics(MTASTSD_VERSION, util::system_now());
   // Connections plus listeners, LMDB, DNS and fetches in flight.
   raise_fd_limit(config.max_connections + 256);
   auto env = open_env(config);
@@ -228,14 +250,23 @@ int run_daemon(const Config& config) {
     return 1;
   }
   io::PolicyFetcher fetcher(io.get_executor(), *dns, config.fetch);
-  LookupService service(io.get_executor(), config, **store, *dns, fetcher);
-  SocketmapServer server(io.get_executor(), config, service);
+  LookupService service(io.get_executor(), config, **store, *dns, fetcher, metrics);
+  SocketmapServer server(io.get_executor(), config, service, metrics);
   if (auto ok = server.listen(); !ok) {
     spdlog::critical("cannot listen: {}", ok.error());
     return 1;
   }
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (config.metrics.tcp_port != 0) {
+    auto fd = listen_for_metrics(io, config.metrics);
+    if (!fd) {
+      spdlog::critical("cannot listen for metrics: {}", fd.error());
+      return 1;
+    }
+    metrics_server = std::make_unique<MetricsServer>(io.get_executor(), *fd, metrics);
+  }
   Refresher refresher(io.get_executor(), config, **store, service);
-  auto tlsrpt = set_up_tlsrpt(io.get_executor(), config, **store, **validations, **tlsrpt_store, *dns);
+  auto tlsrpt = set_up_tlsrpt(io.get_executor(), config, **store, **validations, **tlsrpt_store, *dns, metrics);
   if (!tlsrpt) {
     spdlog::critical("{}", tlsrpt.error());
     return 1;
@@ -243,7 +274,8 @@ int run_daemon(const Config& config) {
   TlsrptAggregator* aggregator = tlsrpt->aggregator.get();
   MxValidation mx_validation;
   try {
-    mx_validation = set_up_mx_validation(io.get_executor(), config, *dns, **validations, service, aggregator);
+    mx_validation =
+        set_up_mx_validation(io.get_executor(), config, *dns, **validations, service, aggregator, metrics);
   } catch (const std::exception& e) {
     spdlog::critical("MX validation: {}", e.what());
     return 1;
@@ -265,10 +297,11 @@ int run_daemon(const Config& config) {
       spdlog::critical("TLS-RPT report sending: {}", e.what());
       return 1;
     }
-    scheduler = std::make_unique<ReportScheduler>(io.get_executor(), config, **env, *outbox, *sender);
+    scheduler = std::make_unique<ReportScheduler>(io.get_executor(), config, **env, *outbox, *sender, metrics);
   }
 
-  // Commit, then flush to disk, in this order (see kCommitInterval).
+  // Commit, then flush to disk, in this order (see kCommitInterval). The cache entries
+  // gauge rides along (a count is one LMDB read).
   asio::steady_timer commit_timer(io);
   std::function<void()> schedule_commit = [&] {
     commit_timer.expires_after(kCommitInterval);
@@ -276,6 +309,7 @@ int run_daemon(const Config& config) {
       if (ec) return;
       if (aggregator) aggregator->flush();
       (*env)->sync();
+      if (auto entries = (*store)->count()) metrics.set_cache_entries(*entries);
       schedule_commit();
     });
   };
@@ -297,6 +331,7 @@ int run_daemon(const Config& config) {
     if (ec) return;
     spdlog::info("signal {}: stopping (draining for at most {} ms)", signo, drain_deadline(config).count());
     server.stop();
+    if (metrics_server) metrics_server->stop();
     refresher.stop();
     tlsrpt->stop();
     if (scheduler) scheduler->stop();
@@ -320,6 +355,7 @@ int run_daemon(const Config& config) {
   });
 
   server.start();
+  if (metrics_server) metrics_server->start();
   refresher.start();
   tlsrpt->start();
   if (scheduler) scheduler->start();

@@ -7,7 +7,8 @@
 // each datagram into a buffer of core::kMaxDatagramSize + 1 bytes (a longer one
 // arrives cut and is rejected as too_large), parses it (core/tlsrpt_datagram)
 // and hands its sessions to the aggregator. Malformed datagrams are counted and
-// logged rate-limited (ThrottledWarning), never fatal.
+// logged rate-limited (ThrottledWarning), never fatal. Each datagram is counted as
+// accepted or rejected (mtastsd_tlsrpt_datagrams_total).
 #pragma once
 #include <cstdint>
 #include <expected>
@@ -15,13 +16,15 @@
 #include <string>
 #include <boost/asio/any_io_executor.hpp>
 #include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/tlsrpt_aggregator.hpp"
 
 namespace mtastsd::daemon {
 
 class TlsrptCollector {
  public:
-  TlsrptCollector(boost::asio::any_io_executor ex, const TlsRptSettings& settings, TlsrptAggregator& aggregator);
+  TlsrptCollector(boost::asio::any_io_executor ex, const TlsRptSettings& settings, TlsrptAggregator& aggregator,
+                  Metrics& metrics);
   ~TlsrptCollector();
 
   // Bind the socket (fatal at start-up if it fails: the message says why).
