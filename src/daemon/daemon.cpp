@@ -263,7 +263,12 @@ int run_daemon(const Config& config) {
       spdlog::critical("cannot listen for metrics: {}", fd.error());
       return 1;
     }
-    metrics_server = std::make_unique<MetricsServer>(io.get_executor(), *fd, metrics);
+    try {
+      metrics_server = std::make_unique<MetricsServer>(io.get_executor(), *fd, metrics);
+    } catch (const std::system_error& e) {
+      spdlog::critical("{}", e.what());
+      return 1;
+    }
   }
   Refresher refresher(io.get_executor(), config, **store, service);
   auto tlsrpt = set_up_tlsrpt(io.get_executor(), config, **store, **validations, **tlsrpt_store, *dns, metrics);

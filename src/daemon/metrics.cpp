@@ -93,7 +93,7 @@ Metrics::Metrics(std::string_view version, util::TimePoint started)
                      .Add({});
   cache_misses_ = &prometheus::BuildCounter()
                        .Name("mtastsd_cache_misses_total")
-                       .Help("Lookups that waited for a resolution.")
+                       .Help("Lookups that waited for a resolution (DNS, HTTPS).")
                        .Register(r)
                        .Add({});
   policy_fetches_ = &prometheus::BuildCounter()
@@ -128,7 +128,7 @@ Metrics::Metrics(std::string_view version, util::TimePoint started)
   tlsrpt_rejected_ = &labelled(datagrams, "result", "rejected");
   auto& reports = prometheus::BuildCounter()
                       .Name("mtastsd_reports_total")
-                      .Help("TLS-RPT report deliveries, by result.")
+                      .Help("TLS-RPT report deliveries: delivered, retry (an attempt failed), failed (given up).")
                       .Register(r);
   for (std::size_t i = 0; i < reports_.size(); ++i) reports_[i] = &labelled(reports, "result", kReportLabels[i]);
   connections_ = &prometheus::BuildGauge()

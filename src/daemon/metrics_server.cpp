@@ -117,7 +117,12 @@ struct MetricsServer::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> serve(tcp::socket socket) {
     auto self = shared_from_this();
     beast::tcp_stream stream(std::move(socket));
-    const auto entry = open.insert(open.end(), &stream);
+    // Listed for stop() while this frame lives, however it ends.
+    struct Listed {
+      std::list<beast::tcp_stream*>& list;
+      std::list<beast::tcp_stream*>::iterator at;
+      ~Listed() { list.erase(at); }
+    } listed{open, open.insert(open.end(), &stream)};
     stream.expires_after(limits.deadline);  // the one deadline: every step below ends by then
     error_code ec;
     auto capture = asio::redirect_error(asio::use_awaitable, ec);  // an lvalue: Boost 1.74 Beast needs one
@@ -139,7 +144,6 @@ struct MetricsServer::Impl : std::enable_shared_from_this<Impl> {
     }
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream.close();
-    open.erase(entry);
   }
 
   http::response<http::string_body> answer(const http::request<http::empty_body>& request) const {
