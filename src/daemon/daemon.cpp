@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 #include "daemon/listeners.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/process_signals.hpp"
 #include "daemon/services.hpp"
@@ -237,8 +238,9 @@ int run_daemon(Config config, const ProcessHooks& hooks) {
     spdlog::critical("{}", stores.error());
     return 1;
   }
+  Metrics metrics(MTASTSD_VERSION, started);
   const ProcessResources process{stores->env, *stores->policies, *stores->tlsrpt, *stores->validations, listeners,
-                                 started};
+                                 metrics, started};
 
   std::optional<Config> previous;  // while a reloaded configuration starts: the one to go back to
   for (;;) {

@@ -64,11 +64,26 @@ asio::awaitable<void> wait_for(AnyFlight& flight, const asio::any_io_executor& e
   std::erase(flight.waiters, &wait);
 }
 
+// The level of a reply the DANE decision gave (core::dane_reply): OK dane, OK dane-only or TEMP.
+Metrics::DaneLevel dane_level(const core::SocketmapReply& reply) {
+  switch (answer_of(reply)) {
+    case Metrics::Answer::dane_only: return Metrics::DaneLevel::dane_only;
+    case Metrics::Answer::dane: return Metrics::DaneLevel::dane;
+    default: return Metrics::DaneLevel::temp;
+  }
+}
+
 }  // namespace
 
 LookupService::LookupService(asio::any_io_executor ex, const Config& config, io::PolicyStore& store,
-                             io::DnsResolver& dns, io::PolicyFetcher& fetcher, util::NowFn now)
-    : ex_(std::move(ex)), config_(config), store_(store), dns_(dns), fetcher_(fetcher), now_(std::move(now)) {}
+                             io::DnsResolver& dns, io::PolicyFetcher& fetcher, Metrics& metrics, util::NowFn now)
+    : ex_(std::move(ex)),
+      config_(config),
+      store_(store),
+      dns_(dns),
+      fetcher_(fetcher),
+      metrics_(metrics),
+      now_(std::move(now)) {}
 
 LookupService::~LookupService() = default;
 
@@ -106,13 +121,20 @@ core::SocketmapReply LookupService::reply_for(const core::CacheRecord& record, c
 }
 
 asio::awaitable<core::SocketmapReply> LookupService::answer(const core::SocketmapRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  bool known = true;
+  const Profile& profile = config_.profile_for(request.name, &known);
+  if (!known) note_unknown_profile(request.name);
+  core::SocketmapReply reply = co_await answer_for(request.key, profile);
+  metrics_.lookup(profile.name, answer_of(reply), std::chrono::steady_clock::now() - started);
+  co_return reply;
+}
+
+asio::awaitable<core::SocketmapReply> LookupService::answer_for(const std::string& key, const Profile& profile) {
   const core::SocketmapReply notfound{core::ReplyStatus::notfound, ""};
   try {
-    const auto hop = core::normalize_next_hop(request.key);
+    const auto hop = core::normalize_next_hop(key);
     if (hop.kind != core::NextHopKind::domain) co_return notfound;
-    bool known = true;
-    const Profile& profile = config_.profile_for(request.name, &known);
-    if (!known) note_unknown_profile(request.name);
     const std::string& domain = hop.domain;
 
     auto record = read_record(domain);
@@ -125,16 +147,28 @@ asio::awaitable<core::SocketmapReply> LookupService::answer(const core::Socketma
       record->last_used = now;
       write_record(domain, *record);
     }
+    // A miss: the lookup waits for a resolution, DANE's or MTA-STS's.
+    bool dane_resolves = false;
+    const auto count_cache_use = [&](bool sts_resolves) {
+      if (dane_resolves || sts_resolves)
+        metrics_.cache_miss();
+      else
+        metrics_.cache_hit();
+    };
     std::shared_ptr<Flight> flight;
     // DANE for relays ("[host]", "host:port"; RFC 7672 sec. 2.2.2) is left to Postfix's own settings.
     if (profile.dane && hop.bare) {
       const auto dane_plan = core::plan_dane(cached, now);
+      dane_resolves = dane_plan.action == core::DaneAction::resolve;
       // A cold DANE resolution and a cold MTA-STS one run side by side.
-      if (dane_plan.action == core::DaneAction::resolve && plan.answer == core::LookupAnswer::resolve)
-        flight = start_flight(domain, false);
-      if (auto reply = co_await dane_reply(domain, cached, dane_plan, deadline)) co_return *reply;
+      if (dane_resolves && plan.answer == core::LookupAnswer::resolve) flight = start_flight(domain, false);
+      if (auto reply = co_await dane_reply(domain, cached, dane_plan, deadline)) {
+        count_cache_use(false);
+        co_return *reply;
+      }
     }
     if (plan.refresh_in_background) resolve_in_background(domain, false);
+    count_cache_use(plan.answer == core::LookupAnswer::resolve);
     switch (plan.answer) {
       case core::LookupAnswer::policy:
         co_return reply_for(*record, profile, domain);
@@ -157,7 +191,7 @@ asio::awaitable<core::SocketmapReply> LookupService::answer(const core::Socketma
       co_return reply_for(resolved.record, profile, domain);
     co_return notfound;
   } catch (const std::exception& e) {
-    spdlog::error("lookup '{}' failed internally: {}", request.key, e.what());
+    spdlog::error("lookup '{}' failed internally: {}", key, e.what());
     co_return core::SocketmapReply{core::ReplyStatus::temp, "mtastsd internal error"};
   }
 }
@@ -166,19 +200,23 @@ asio::awaitable<std::optional<core::SocketmapReply>> LookupService::dane_reply(c
                                                                                  const core::CacheRecord* record,
                                                                                  const core::DanePlan& plan,
                                                                                  Deadline deadline) {
+  const auto counted = [this](std::optional<core::SocketmapReply> reply) {
+    if (reply) metrics_.dane_answer(dane_level(*reply));
+    return reply;
+  };
   if (plan.action == core::DaneAction::use_cached) {
     if (plan.refresh_in_background) start_dane_flight(domain);
-    co_return core::dane_reply(record->dane->verdict, record->dane->reason);
+    co_return counted(core::dane_reply(record->dane->verdict, record->dane->reason));
   }
   auto flight = start_dane_flight(domain);
   co_await wait_for(*flight, ex_, deadline);
   if (!flight->done) {
     // Neither DANE nor MTA-STS may be assumed while the verdict is unknown.
     spdlog::debug("{}: cold budget spent before the DANE verdict, answering TEMP while it is resolved", domain);
-    co_return core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup in progress"};
+    co_return counted(core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup in progress"});
   }
-  if (!flight->result) co_return core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup failed"};
-  co_return core::dane_reply(flight->result->verdict, flight->result->reason);
+  if (!flight->result) co_return counted(core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup failed"});
+  co_return counted(core::dane_reply(flight->result->verdict, flight->result->reason));
 }
 
 std::shared_ptr<LookupService::DaneFlight> LookupService::start_dane_flight(const std::string& domain) {
@@ -245,13 +283,17 @@ asio::awaitable<LookupService::Resolution> LookupService::resolve(const std::str
   if (core::should_fetch(old, txt, now_(), force)) {
     auto fetched = co_await fetch_sts_policy(fetcher_, domain);
     if (fetched) {
+      metrics_.policy_fetched();
       const bool changed = !old || old->policy_text != fetched->text || old->policy_id != txt.id;
+      // A change replaces a cached policy; the first policy of a domain is none.
+      if (changed && old && old->has_policy()) metrics_.policy_changed();
       if (changed)
         spdlog::info("{}: policy id {} mode {} max_age {} mx {}", domain, txt.id, core::to_string(fetched->policy.mode),
                      fetched->policy.max_age, fmt::join(fetched->policy.mx, ","));
       next = core::apply_fetch_success(old, txt, std::move(*fetched), now_(), config_.cache);
       resolution.fetched = true;
     } else {
+      metrics_.policy_fetch_failed(fetched.error().type);
       const bool kept = old && old->policy_valid_at(now_());
       spdlog::info("{}: policy fetch for id {} failed: {}: {}{}", domain, txt.id, core::to_string(fetched.error().type),
                    fetched.error().detail, kept ? " (keeping the cached policy)" : "");

@@ -6,6 +6,8 @@
 // RFC 8461 sec. 2: MTA-STS must not override DANE), cached beside the policy
 // and resolved in a single flight of its own. `mtastsctl cache refresh` (through
 // the control socket) forces a re-fetch and awaits it (refresh_now).
+// Metrics: each lookup by profile and answer with its time from request to reply, cache
+// hits and misses, DANE answers, policy fetches by outcome and policy changes.
 #pragma once
 #include <chrono>
 #include <expected>
@@ -21,6 +23,7 @@
 #include "core/cache_rules.hpp"
 #include "core/socketmap_request.hpp"
 #include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/policy_fetcher.hpp"
 #include "io/policy_store.hpp"
@@ -49,7 +52,7 @@ std::chrono::milliseconds refresh_wait_limit(const Config& config);
 class LookupService {
  public:
   LookupService(boost::asio::any_io_executor ex, const Config& config, io::PolicyStore& store, io::DnsResolver& dns,
-                io::PolicyFetcher& fetcher, util::NowFn now = util::system_now);
+                io::PolicyFetcher& fetcher, Metrics& metrics, util::NowFn now = util::system_now);
   ~LookupService();
 
   // One socketmap request -> reply. Never throws; answered within the reply deadline.
@@ -77,6 +80,8 @@ class LookupService {
  private:
   struct Flight;
   struct Resolution;
+  // answer() without the lookup's metrics.
+  boost::asio::awaitable<core::SocketmapReply> answer_for(const std::string& key, const Profile& profile);
   std::shared_ptr<Flight> start_flight(const std::string& domain, bool force);
   boost::asio::awaitable<void> run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight);
   boost::asio::awaitable<Resolution> resolve(const std::string& domain, bool force);
@@ -100,6 +105,7 @@ class LookupService {
   io::PolicyStore& store_;
   io::DnsResolver& dns_;
   io::PolicyFetcher& fetcher_;
+  Metrics& metrics_;
   util::NowFn now_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;
   std::unordered_map<std::string, std::shared_ptr<DaneFlight>> dane_flights_;

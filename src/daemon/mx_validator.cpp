@@ -108,12 +108,13 @@ std::expected<io::MxProbeSettings, std::string> probe_settings(const MxValidatio
 }
 
 MxValidator::MxValidator(asio::any_io_executor ex, const MxValidationSettings& settings,
-                         io::MxValidationStore& store, MxValidatorNetwork network, SessionSink count_session,
-                         util::NowFn now)
+                         io::MxValidationStore& store, MxValidatorNetwork network, Metrics& metrics,
+                         SessionSink count_session, util::NowFn now)
     : ex_(ex),
       settings_(settings),
       store_(store),
       network_(std::move(network)),
+      metrics_(metrics),
       count_session_(std::move(count_session)),
       now_(std::move(now)),
       busy_(ex, "MX validation postponed"),
@@ -156,6 +157,7 @@ asio::awaitable<void> MxValidator::validate(std::string domain, core::CacheRecor
     if (!mx) {
       next = core::with_mx_error(last ? &*last : nullptr, record.policy_id,
                                  "MX lookup failed: " + dns_error_text(mx.error()), started);
+      metrics_.mx_lookup_failed();
       spdlog::info("{}: MX validation: {}", domain, next.mx_error);
     } else {
       // No MX records: the domain itself is the implicit MX (RFC 5321 sec. 5.1).
@@ -197,6 +199,7 @@ asio::awaitable<void> MxValidator::validate(std::string domain, core::CacheRecor
         } else {
           for (std::string& address : core::addresses_to_probe(*found)) slots.push_back({i, address});
         }
+        if (!host.checks.empty()) metrics_.mx_checked(host.checks.back());  // a host-level check was made
       }
       auto checks = std::make_shared<std::vector<core::MxCheck>>(slots.size());
       auto checked = std::make_shared<Join>(ex_, slots.size());
@@ -268,6 +271,7 @@ asio::awaitable<core::MxCheck> MxValidator::check(std::string host, std::string 
   probing_.emplace(key, flight);
   core::MxCheck result = co_await probe(host, address);
   if (!*alive) co_return result;
+  metrics_.mx_checked(result);
   share(key, result);
   probing_.erase(key);
   flight->finish(result);

@@ -15,6 +15,9 @@
 // With count_as_sessions, each check new to the domain is also handed to the TLS-RPT
 // aggregator as a session, with the domain's TLSRPT record (looked up per run; a domain
 // without one is not reported, RFC 8460 sec. 3).
+// Metrics (mtastsd_mx_validations_total): every check a run makes (a probe, or a
+// host-level check), by outcome; reused checks are not counted again. A failed MX
+// lookup counts as mx-lookup-failed.
 // One thread: the daemon's io_context. The network steps come in as functions, so
 // tests can stand in for DNS and SMTP.
 #pragma once
@@ -37,6 +40,7 @@
 #include "core/mx_validation.hpp"
 #include "core/session_event.hpp"
 #include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/throttled_warning.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/mx_probe.hpp"
@@ -73,7 +77,8 @@ class MxValidator {
   // count_session: where count_as_sessions hands its sessions (the aggregator's add); may
   // be empty (TLS-RPT off, or count_as_sessions false).
   MxValidator(boost::asio::any_io_executor ex, const MxValidationSettings& settings, io::MxValidationStore& store,
-              MxValidatorNetwork network, SessionSink count_session = {}, util::NowFn now = util::system_now);
+              MxValidatorNetwork network, Metrics& metrics, SessionSink count_session = {},
+              util::NowFn now = util::system_now);
   ~MxValidator();
   MxValidator(const MxValidator&) = delete;
   MxValidator& operator=(const MxValidator&) = delete;
@@ -112,6 +117,7 @@ class MxValidator {
   const MxValidationSettings& settings_;
   io::MxValidationStore& store_;
   MxValidatorNetwork network_;
+  Metrics& metrics_;
   SessionSink count_session_;
   util::NowFn now_;
   std::set<std::string> running_;                                       // domains being validated

@@ -11,9 +11,30 @@ namespace asio = boost::asio;
 
 namespace mtastsd::daemon {
 
+namespace {
+// The result of an attempt, from the entry's state as recorded after it.
+std::optional<Metrics::ReportResult> attempt_result(core::OutboxState recorded) {
+  switch (recorded) {
+    case core::OutboxState::delivered: return Metrics::ReportResult::delivered;
+    case core::OutboxState::queued: return Metrics::ReportResult::retry;
+    case core::OutboxState::failed: return Metrics::ReportResult::failed;
+    case core::OutboxState::sending: break;  // not after core::record_attempt
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 ReportScheduler::ReportScheduler(asio::any_io_executor ex, const Config& config, io::StoreEnv& env,
-                                 io::ReportOutbox& outbox, io::ReportSender& sender, util::NowFn now)
-    : ex_(ex), config_(config), env_(env), outbox_(outbox), sender_(sender), now_(std::move(now)), timer_(ex) {}
+                                 io::ReportOutbox& outbox, io::ReportSender& sender, Metrics& metrics,
+                                 util::NowFn now)
+    : ex_(ex),
+      config_(config),
+      env_(env),
+      outbox_(outbox),
+      sender_(sender),
+      metrics_(metrics),
+      now_(std::move(now)),
+      timer_(ex) {}
 
 ReportScheduler::~ReportScheduler() { *alive_ = false; }
 
@@ -79,9 +100,11 @@ void ReportScheduler::send_due(util::TimePoint now) {
   next_attention_ = claims->next_attention;
   if (claims->claimed.empty() && claims->gave_up.empty()) return;
   env_.sync();  // a claim must outlive a crash, or another sender could take the entry
-  for (const io::StoredEntry& stored : claims->gave_up)
+  for (const io::StoredEntry& stored : claims->gave_up) {
+    metrics_.report(Metrics::ReportResult::failed);
     spdlog::error("TLS-RPT report {} given up after {} attempt(s): {}", describe(stored), stored.entry.attempts,
                   stored.entry.last_result);
+  }
   for (io::StoredEntry& stored : claims->claimed) {
     if (std::find(claims->taken_over.begin(), claims->taken_over.end(), stored.key) != claims->taken_over.end())
       spdlog::warn("TLS-RPT report {}: {}; sending it again with the same report-id", describe(stored),
@@ -89,7 +112,8 @@ void ReportScheduler::send_due(util::TimePoint now) {
     std::string key = core::encode_outbox_key(stored.key);
     in_flight_.insert(key);
     asio::co_spawn(ex_, deliver(sender_, outbox_, env_, std::move(stored), config_.tlsrpt.retry_period, now_),
-                   [this, alive = alive_, key = std::move(key)](std::exception_ptr error, const io::StoredEntry&) {
+                   [this, alive = alive_, key = std::move(key)](std::exception_ptr error,
+                                                                const io::StoredEntry& recorded) {
                      if (!*alive) return;
                      in_flight_.erase(key);
                      next_scan_ = {};  // a retry time or a free slot: look again
@@ -99,6 +123,8 @@ void ReportScheduler::send_due(util::TimePoint now) {
                        } catch (const std::exception& e) {
                          spdlog::error("TLS-RPT: a report delivery failed unexpectedly: {}", e.what());
                        }
+                     } else if (const auto result = attempt_result(recorded.entry.state)) {
+                       metrics_.report(*result);
                      }
                    });
   }

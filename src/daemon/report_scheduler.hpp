@@ -8,6 +8,8 @@
 // `mtastsctl report send --day` in another process are picked up.
 // Deliveries cut off by shutdown keep their claim with our process id; the next start
 // sees the id dead and sends them again (same report-id, same Message-ID).
+// Metrics (mtastsd_reports_total): each attempt's result (delivered, retry, failed) and
+// each delivery given up without an attempt (failed: its retry period is over).
 // One thread: the daemon's io_context.
 #pragma once
 #include <chrono>
@@ -19,6 +21,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
 #include "io/report_outbox.hpp"
 #include "io/report_sender.hpp"
 #include "io/store_env.hpp"
@@ -36,7 +39,7 @@ inline constexpr std::size_t kMaxInFlight = 8;
 class ReportScheduler {
  public:
   ReportScheduler(boost::asio::any_io_executor ex, const Config& config, io::StoreEnv& env, io::ReportOutbox& outbox,
-                  io::ReportSender& sender, util::NowFn now = util::system_now);
+                  io::ReportSender& sender, Metrics& metrics, util::NowFn now = util::system_now);
   ~ReportScheduler();
   void start();
   void stop();
@@ -57,6 +60,7 @@ class ReportScheduler {
   io::StoreEnv& env_;
   io::ReportOutbox& outbox_;
   io::ReportSender& sender_;
+  Metrics& metrics_;
   util::NowFn now_;
   boost::asio::steady_timer timer_;
   bool stopped_ = false;

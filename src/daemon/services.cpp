@@ -11,6 +11,8 @@
 #include "core/control_protocol.hpp"
 #include "daemon/control_server.hpp"
 #include "daemon/log_follower.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/metrics_server.hpp"
 #include "daemon/lookup_service.hpp"
 #include "daemon/mx_validator.hpp"
 #include "daemon/postfix_log_sessions.hpp"
@@ -106,7 +108,7 @@ std::expected<TlsRptCollection, std::string> set_up_tlsrpt(boost::asio::any_io_e
   c.aggregator = std::make_unique<TlsrptAggregator>(ex, config, policies, validations, store);
   auto sockets = process.listeners.duplicates(SocketRole::tlsrpt);
   if (sockets.size() != 1) return std::unexpected(std::string("TLS-RPT socket: not bound"));
-  c.collector = std::make_unique<TlsrptCollector>(ex, t, *c.aggregator, sockets.front().fd);
+  c.collector = std::make_unique<TlsrptCollector>(ex, t, *c.aggregator, process.metrics, sockets.front().fd);
   if (!t.postfix_log.empty()) {
     std::optional<io::LogPosition> resume;
     if (t.postfix_log != "-") {
@@ -138,7 +140,7 @@ struct MxValidation {
 };
 MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config, io::DnsResolver& dns,
                                   io::MxValidationStore& store, LookupService& service,
-                                  TlsrptAggregator* aggregator) {
+                                  TlsrptAggregator* aggregator, Metrics& metrics) {
   MxValidation v;
   if (!config.mx_validation.enabled) return v;
   auto settings = probe_settings(config.mx_validation);
@@ -151,7 +153,7 @@ MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config
   if (aggregator && config.mx_validation.count_as_sessions)
     sink = [aggregator](core::SessionEvent session) { aggregator->add(std::move(session)); };
   v.validator = std::make_unique<MxValidator>(ex, config.mx_validation, store, real_network(dns, *v.probe),
-                                              std::move(sink));
+                                              metrics, std::move(sink));
   service.on_policy_answer([validator = v.validator.get()](const std::string& domain,
                                                            const core::CacheRecord& record, const Profile& profile) {
     validator->note_answer(domain, record, profile);
@@ -213,6 +215,7 @@ struct Services::Impl {
   std::unique_ptr<io::ReportSender> sender;
   std::unique_ptr<ReportScheduler> scheduler;
   std::unique_ptr<ControlServer> control;
+  std::unique_ptr<MetricsServer> metrics_server;
   asio::steady_timer commit_timer{io};
   asio::steady_timer prune_timer{io};
   asio::steady_timer drain_timer{io};
@@ -230,15 +233,16 @@ struct Services::Impl {
       return std::unexpected(std::string(e.what()));  // names the resolver and the setting
     }
     fetcher = std::make_unique<io::PolicyFetcher>(ex, *dns, config.fetch);
-    service = std::make_unique<LookupService>(ex, config, process.policies, *dns, *fetcher);
-    server = std::make_unique<SocketmapServer>(ex, config, *service,
+    service = std::make_unique<LookupService>(ex, config, process.policies, *dns, *fetcher, process.metrics);
+    server = std::make_unique<SocketmapServer>(ex, config, *service, process.metrics,
                                                process.listeners.duplicates(SocketRole::socketmap));
     refresher = std::make_unique<Refresher>(ex, config, process.policies, *service);
     auto collection = set_up_tlsrpt(ex, config, process, *dns);
     if (!collection) return std::unexpected(collection.error());
     tlsrpt = std::move(*collection);
     try {
-      mx_validation = set_up_mx_validation(ex, config, *dns, process.validations, *service, aggregator());
+      mx_validation =
+          set_up_mx_validation(ex, config, *dns, process.validations, *service, aggregator(), process.metrics);
     } catch (const std::exception& e) {
       return std::unexpected(fmt::format("MX validation: {}", e.what()));
     }
@@ -252,16 +256,24 @@ struct Services::Impl {
       } catch (const std::exception& e) {
         return std::unexpected(fmt::format("TLS-RPT report sending: {}", e.what()));
       }
-      scheduler = std::make_unique<ReportScheduler>(ex, config, *process.env, *outbox, *sender);
+      scheduler = std::make_unique<ReportScheduler>(ex, config, *process.env, *outbox, *sender, process.metrics);
     }
     auto control_sockets = process.listeners.duplicates(SocketRole::control);
     if (control_sockets.size() == 1) {
       ControlHandlers handlers{
           .status = [this] { return daemon_status(config, process, scheduler.get()); },
-          .stats = [] { return nlohmann::json::array(); },  // the metrics registry's samples, once it exists
+          .stats = [this] { return process.metrics.samples(); },
           .refresh = [this](std::string domain) { return refresh_reply(*service, config, std::move(domain)); },
       };
       control = std::make_unique<ControlServer>(ex, control_sockets.front().fd, std::move(handlers));
+    }
+    auto metrics_sockets = process.listeners.duplicates(SocketRole::metrics);
+    if (metrics_sockets.size() == 1) {
+      try {
+        metrics_server = std::make_unique<MetricsServer>(ex, metrics_sockets.front().fd, process.metrics);
+      } catch (const std::system_error& e) {
+        return std::unexpected(fmt::format("metrics: {}", e.what()));
+      }
     }
     return {};
   }
@@ -269,6 +281,7 @@ struct Services::Impl {
   void start() {
     server->start();
     if (control) control->start();
+    if (metrics_server) metrics_server->start();
     refresher->start();
     tlsrpt.start();
     if (scheduler) scheduler->start();
@@ -284,6 +297,8 @@ struct Services::Impl {
       if (ec) return;
       if (aggregator()) aggregator()->flush();
       process.env->sync();
+      // The cache entries gauge rides along (a count is one LMDB read).
+      if (auto entries = process.policies.count()) process.metrics.set_cache_entries(*entries);
       schedule_commit();
     });
   }
@@ -302,6 +317,7 @@ struct Services::Impl {
     draining = true;
     server->stop();
     if (control) control->stop();
+    if (metrics_server) metrics_server->stop();
     refresher->stop();
     tlsrpt.stop();
     if (scheduler) scheduler->stop();

@@ -25,6 +25,7 @@
 namespace mtastsd::daemon {
 
 class LookupService;
+class Metrics;
 
 // What the process lends every generation.
 struct ProcessResources {
@@ -33,6 +34,7 @@ struct ProcessResources {
   io::TlsrptStore& tlsrpt;
   io::MxValidationStore& validations;
   const ListenerSet& listeners;
+  Metrics& metrics;         // counters survive reloads (Prometheus expects them monotonic)
   util::TimePoint started;  // when the process started (mtastsctl status)
 };
 

@@ -24,6 +24,7 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
   asio::any_io_executor ex;
   const Config& config;
   LookupService& service;
+  Metrics& metrics;
   std::list<asio::local::stream_protocol::acceptor> unix_acceptors;
   std::list<asio::ip::tcp::acceptor> tcp_acceptors;
   std::size_t open_connections = 0;
@@ -32,7 +33,8 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
   // Sockets of live connections, so stop() can close idle ones.
   std::list<std::function<void()>> closers;
 
-  Impl(asio::any_io_executor e, const Config& c, LookupService& s) : ex(std::move(e)), config(c), service(s) {}
+  Impl(asio::any_io_executor e, const Config& c, LookupService& s, Metrics& m)
+      : ex(std::move(e)), config(c), service(s), metrics(m) {}
 
   template <class Acceptor>
   asio::awaitable<void> accept_loop(Acceptor& acceptor) {
@@ -66,6 +68,7 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
   asio::awaitable<void> serve(Socket socket) {
     auto self = shared_from_this();
     ++open_connections;
+    metrics.connection_opened();
     bool busy = false;
     auto closer = closers.insert(closers.end(), [&socket, &busy] {
       error_code ignored;
@@ -120,6 +123,7 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
     socket.close(ignored);
     closers.erase(closer);
     --open_connections;
+    metrics.connection_closed();
   }
 
   asio::awaitable<std::string> handle(const std::string& payload) {
@@ -145,8 +149,8 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
 };
 
 SocketmapServer::SocketmapServer(asio::any_io_executor ex, const Config& config, LookupService& service,
-                                 std::vector<ListenerSet::Duplicate> sockets)
-    : impl_(std::make_shared<Impl>(std::move(ex), config, service)) {
+                                 Metrics& metrics, std::vector<ListenerSet::Duplicate> sockets)
+    : impl_(std::make_shared<Impl>(std::move(ex), config, service, metrics)) {
   for (const ListenerSet::Duplicate& socket : sockets) {
     if (socket.id.is_unix()) {
       impl_->unix_acceptors.emplace_back(impl_->ex, asio::local::stream_protocol(), socket.fd);

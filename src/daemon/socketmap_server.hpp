@@ -2,6 +2,7 @@
 // loopback TCP listeners, one coroutine per connection, netstring framing with
 // Postfix's limits, requests answered strictly in order (Postfix sends one at a
 // time; pipelined ones are queued in the read buffer), idle connections closed.
+// Open connections are the mtastsd_connections gauge.
 #pragma once
 #include <cstddef>
 #include <expected>
@@ -12,6 +13,7 @@
 #include "daemon/config.hpp"
 #include "daemon/listeners.hpp"
 #include "daemon/lookup_service.hpp"
+#include "daemon/metrics.hpp"
 
 namespace mtastsd::daemon {
 
@@ -22,7 +24,7 @@ inline constexpr std::size_t kMaxReplyBytes = 100000;
 class SocketmapServer {
  public:
   // Serves on `sockets` (listening; the server owns and closes these descriptors).
-  SocketmapServer(boost::asio::any_io_executor ex, const Config& config, LookupService& service,
+  SocketmapServer(boost::asio::any_io_executor ex, const Config& config, LookupService& service, Metrics& metrics,
                   std::vector<ListenerSet::Duplicate> sockets);
   ~SocketmapServer();
 

@@ -21,13 +21,14 @@ struct TlsrptCollector::Impl : std::enable_shared_from_this<Impl> {
   asio::any_io_executor ex;
   const TlsRptSettings& settings;
   TlsrptAggregator& aggregator;
+  Metrics& metrics;
   asio::local::datagram_protocol::socket socket;
   ThrottledWarning malformed;
   std::uint64_t received = 0;
   bool stopping = false;
 
-  Impl(asio::any_io_executor e, const TlsRptSettings& s, TlsrptAggregator& a)
-      : ex(e), settings(s), aggregator(a), socket(e), malformed(e, "malformed TLS-RPT datagram") {}
+  Impl(asio::any_io_executor e, const TlsRptSettings& s, TlsrptAggregator& a, Metrics& m)
+      : ex(e), settings(s), aggregator(a), metrics(m), socket(e), malformed(e, "malformed TLS-RPT datagram") {}
 
   asio::awaitable<void> receive_loop() {
     auto self = shared_from_this();
@@ -46,17 +47,19 @@ struct TlsrptCollector::Impl : std::enable_shared_from_this<Impl> {
       ++received;
       auto sessions = core::parse_tlsrpt_datagram(std::string_view(buffer.data(), n));
       if (!sessions) {
+        metrics.tlsrpt_datagram_rejected();
         malformed.note(fmt::format("{}: {}", core::to_string(sessions.error().error), sessions.error().detail));
         continue;
       }
+      metrics.tlsrpt_datagram_accepted();
       for (core::SessionEvent& session : *sessions) aggregator.add(std::move(session));
     }
   }
 };
 
 TlsrptCollector::TlsrptCollector(asio::any_io_executor ex, const TlsRptSettings& settings,
-                                 TlsrptAggregator& aggregator, int socket_fd)
-    : impl_(std::make_shared<Impl>(std::move(ex), settings, aggregator)) {
+                                 TlsrptAggregator& aggregator, Metrics& metrics, int socket_fd)
+    : impl_(std::make_shared<Impl>(std::move(ex), settings, aggregator, metrics)) {
   impl_->socket.assign(asio::local::datagram_protocol(), socket_fd);
 }
 

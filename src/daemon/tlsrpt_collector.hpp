@@ -7,7 +7,8 @@
 // each datagram into a buffer of core::kMaxDatagramSize + 1 bytes (a longer one
 // arrives cut and is rejected as too_large), parses it (core/tlsrpt_datagram)
 // and hands its sessions to the aggregator. Malformed datagrams are counted and
-// logged rate-limited (ThrottledWarning), never fatal.
+// logged rate-limited (ThrottledWarning), never fatal. Each datagram is counted as
+// accepted or rejected (mtastsd_tlsrpt_datagrams_total).
 #pragma once
 #include <cstdint>
 #include <expected>
@@ -15,6 +16,7 @@
 #include <string>
 #include <boost/asio/any_io_executor.hpp>
 #include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
 #include "daemon/tlsrpt_aggregator.hpp"
 
 namespace mtastsd::daemon {
@@ -24,7 +26,7 @@ class TlsrptCollector {
   // Receives on `socket_fd`, a bound datagram socket (daemon/listeners) the collector
   // owns and closes.
   TlsrptCollector(boost::asio::any_io_executor ex, const TlsRptSettings& settings, TlsrptAggregator& aggregator,
-                  int socket_fd);
+                  Metrics& metrics, int socket_fd);
   ~TlsrptCollector();
 
   void start();

@@ -2,7 +2,8 @@
 // table in a temporary directory and a fixed clock: which lookups start a validation,
 // what a run stores (patterns, implicit MX, address choice, MX lookup failure), single
 // flight per domain, the global probe limit, one probe per host and address per
-// interval across domains, and validations counted as sessions.
+// interval across domains, validations counted as sessions, and the checks counted in
+// the metrics (mtastsd_mx_validations_total) once, when made.
 #include "daemon/mx_validator.hpp"
 
 #include <gtest/gtest.h>
@@ -102,7 +103,7 @@ class MxValidatorTest : public ::testing::Test {
 
   MxValidator& validator(MxValidator::SessionSink sink = {}) {
     validator_ = std::make_unique<MxValidator>(io_.get_executor(), settings_, *store_, net_.network(io_.get_executor()),
-                                               std::move(sink), [this] { return now_; });
+                                               metrics_, std::move(sink), [this] { return now_; });
     return *validator_;
   }
   // Runs the loop until every validation has finished.
@@ -116,6 +117,12 @@ class MxValidatorTest : public ::testing::Test {
     EXPECT_TRUE(got.has_value() && got->has_value()) << domain;
     return got && *got ? **got : core::MxValidations{};
   }
+  // mtastsd_mx_validations_total{outcome}.
+  double counted(const std::string& outcome) const {
+    for (const nlohmann::json& s : metrics_.samples())
+      if (s["name"] == "mtastsd_mx_validations_total" && s["labels"]["outcome"] == outcome) return s["value"];
+    return 0;
+  }
   // A domain with one host in the policy (mail.<domain>, one IPv4 address).
   void one_host(const std::string& domain, const std::string& address) {
     net_.mx[domain] = answer({"mail." + domain});
@@ -128,6 +135,7 @@ class MxValidatorTest : public ::testing::Test {
   std::unique_ptr<io::MxValidationStore> store_;
   MxValidationSettings settings_;
   FakeNetwork net_;
+  Metrics metrics_{"test", kNow};
   std::unique_ptr<MxValidator> validator_;
   util::TimePoint now_ = kNow;
   Profile profile_{.name = "default"};
@@ -167,6 +175,10 @@ TEST_F(MxValidatorTest, ARunStoresEveryHostInMxOrder) {
   EXPECT_EQ(v.hosts[3].checks.at(0), core::no_address_check(kNow, "no A/AAAA records"));
   EXPECT_EQ(net_.probes, (std::vector<std::string>{"mail.example.com 192.0.2.1", "mail.example.com 2001:db8::1",
                                                    "b.mx.example.com 192.0.2.3"}));
+  EXPECT_EQ(counted("ok"), 2);
+  EXPECT_EQ(counted("validation-failure"), 1);   // rogue.example.net
+  EXPECT_EQ(counted("certificate-expired"), 1);
+  EXPECT_EQ(counted("unreachable"), 1);          // c.mx.example.com, no address
 }
 
 TEST_F(MxValidatorTest, OnlyTestingPoliciesUnlessTheProfileValidatesEnforce) {
@@ -249,6 +261,7 @@ TEST_F(MxValidatorTest, AHostSharedByDomainsIsProbedOnce) {
   EXPECT_EQ(net_.probes.size(), 1u);
   for (const std::string domain : {"a.example", "b.example", "c.example"})
     EXPECT_EQ(stored(domain).hosts.at(0).checks.at(0).failure, core::FailureType::certificate_not_trusted) << domain;
+  EXPECT_EQ(counted("certificate-not-trusted"), 1);  // one check made, shared
 }
 
 TEST_F(MxValidatorTest, NoMxRecordsMeansTheDomainItself) {
@@ -275,6 +288,8 @@ TEST_F(MxValidatorTest, AFailedMxLookupKeepsTheLastHostsAndRetriesSooner) {
   EXPECT_EQ(v.mx_error, "MX lookup failed: servfail (SERVFAIL)");
   EXPECT_EQ(v.hosts.at(0).checks.at(0).checked_at, kNow);
   EXPECT_EQ(v.checked_at, now_);
+  EXPECT_EQ(counted("mx-lookup-failed"), 1);
+  EXPECT_EQ(counted("ok"), 1);  // the first run's; the stored check is not counted again
 
   one_host("example.com", "192.0.2.1");
   now_ += core::kMxLookupRetry;
