@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 #include "daemon/log_follower.hpp"
+#include "daemon/logging.hpp"
 #include "daemon/lookup_service.hpp"
 #include "daemon/mx_validator.hpp"
 #include "daemon/postfix_log_sessions.hpp"
@@ -318,6 +319,17 @@ int run_daemon(const Config& config) {
     };
     drain();
   });
+
+  // SIGUSR1: logrotate has renamed the log file; write to a new one at its path.
+  asio::signal_set reopen_signal(io, SIGUSR1);
+  std::function<void()> await_reopen = [&] {
+    reopen_signal.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      reopen_log_files();
+      await_reopen();
+    });
+  };
+  await_reopen();
 
   server.start();
   refresher.start();

@@ -3,10 +3,9 @@
 #include <cstdio>
 #include <iostream>
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/logging.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"mtastsd: MTA-STS (RFC 8461) policy server for Postfix"};
@@ -35,9 +34,9 @@ int main(int argc, char** argv) {
     std::cout << config->source << ": ok\n";
     return 0;
   }
-  auto logger = spdlog::stderr_color_mt("mtastsd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level));
+  if (auto logging = mtastsd::daemon::set_up_logging(config->log, log_level); !logging) {
+    std::cerr << "mtastsd: " << logging.error() << "\n";
+    return 1;
+  }
   return mtastsd::daemon::run_daemon(*config);
 }
