@@ -161,6 +161,12 @@ SCENARIOS: list[Scenario] = [
     _std("ctl-invalid.example", "ctli1", policy=policy("enforce", ())),
     _std("xn--bcher-kva.example", "idn1"),  # looked up as "bücher.example"
     _std("parent-probe.example", "pp1"),     # looked up only as ".parent-probe.example"
+
+    # --- log lines (test_logging.py; log-change.example's id and policy change) ---
+    _std("log-file.example", "logfile1"),
+    _std("log-change.example", "logold1"),
+    _std("log-rotate.example", "logrot1"),
+    _std("log-syslog.example", "logsys1"),
 ]
 
 
