@@ -6,6 +6,7 @@
 #include "core/answer.hpp"
 
 #include <stdexcept>
+#include <utility>
 
 #include "core/host_name.hpp"
 
@@ -43,6 +44,22 @@ std::string encode_reply(const SocketmapReply& reply) {
     case ReplyStatus::perm: return "PERM " + reply.data;
   }
   return temp_reply("internal error: unknown reply status");
+}
+
+std::string_view reply_kind(std::string_view encoded) {
+  if (encoded.starts_with(kOkPrefix)) {
+    const std::string_view data = encoded.substr(kOkPrefix.size());
+    const std::string_view policy = data.substr(0, data.find(' '));
+    for (std::string_view known : {"secure", "dane", "dane-only"})
+      if (policy == known) return known;
+    return "ok";
+  }
+  for (const auto& [prefix, kind] : {std::pair<std::string_view, std::string_view>{"NOTFOUND ", "notfound"},
+                                     {"TEMP ", "temp"},
+                                     {"TIMEOUT ", "timeout"},
+                                     {"PERM ", "perm"}})
+    if (encoded.starts_with(prefix)) return kind;
+  return "invalid";
 }
 
 std::string build_sts_policy_result(const StsPolicy& policy, std::string_view policy_domain, Dialect dialect) {

@@ -31,6 +31,11 @@ struct SocketmapReply {
 // delivered: both are answered "TEMP ..." instead (Postfix defers the mail).
 std::string encode_reply(const SocketmapReply& reply);
 
+// What an encoded reply told Postfix, in one word (log lines): the policy of an OK reply
+// ("secure", "dane", "dane-only"; "ok" for any other), else the status: "notfound",
+// "temp", "timeout", "perm" ("invalid" for text that is no reply).
+std::string_view reply_kind(std::string_view encoded);
+
 // enforce policy -> "secure match=a:.b servername=hostname" plus, in postfix_tlsrpt,
 // "policy_type=sts policy_domain=D mx_host_pattern=P... { policy_string = L }..."
 // (always at least one of each: Postfix 3.10.0-3.10.5 crash without them).

@@ -1,6 +1,8 @@
 // Lookup hot path and single-flight resolutions; see the header.
 #include "daemon/lookup_service.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -10,6 +12,7 @@
 #include "core/next_hop.hpp"
 #include "daemon/dane_discovery.hpp"
 #include "daemon/policy_discovery.hpp"
+#include "util/printable.hpp"
 
 namespace asio = boost::asio;
 
@@ -49,6 +52,18 @@ struct LookupService::DaneFlight {
     waiters.clear();
   }
 };
+
+std::string_view to_string(AnswerSource source) {
+  switch (source) {
+    case AnswerSource::cache: return "cache";
+    case AnswerSource::stale: return "stale cache, re-checking";
+    case AnswerSource::cold: return "cold";
+    case AnswerSource::budget_spent: return "cold, budget spent";
+    case AnswerSource::not_a_domain: return "not a domain";
+    case AnswerSource::internal_error: return "internal error";
+  }
+  return "?";
+}
 
 namespace {
 
@@ -120,22 +135,25 @@ core::SocketmapReply LookupService::reply_for(const core::CacheRecord& record, c
   return {core::ReplyStatus::ok, core::build_sts_policy_result(record.policy, domain, profile.dialect)};
 }
 
-asio::awaitable<core::SocketmapReply> LookupService::answer(const core::SocketmapRequest& request) {
+asio::awaitable<Answered> LookupService::answer(const core::SocketmapRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   bool known = true;
   const Profile& profile = config_.profile_for(request.name, &known);
   if (!known) note_unknown_profile(request.name);
-  core::SocketmapReply reply = co_await answer_for(request.key, profile);
-  metrics_.lookup(profile.name, answer_of(reply), std::chrono::steady_clock::now() - started);
-  co_return reply;
+  Answered out = co_await answer_for(request.key, profile);
+  out.profile = profile.name;
+  metrics_.lookup(profile.name, answer_of(out.reply), std::chrono::steady_clock::now() - started);
+  co_return out;
 }
 
-asio::awaitable<core::SocketmapReply> LookupService::answer_for(const std::string& key, const Profile& profile) {
-  const core::SocketmapReply notfound{core::ReplyStatus::notfound, ""};
+asio::awaitable<Answered> LookupService::answer_for(const std::string& key, const Profile& profile) {
+  Answered out{{core::ReplyStatus::notfound, ""}, "", "", AnswerSource::not_a_domain};
   try {
     const auto hop = core::normalize_next_hop(key);
-    if (hop.kind != core::NextHopKind::domain) co_return notfound;
+    if (hop.kind != core::NextHopKind::domain) co_return out;
     const std::string& domain = hop.domain;
+    out.domain = domain;
+    out.source = AnswerSource::cache;
 
     auto record = read_record(domain);
     const core::CacheRecord* cached = record ? &*record : nullptr;
@@ -162,18 +180,23 @@ asio::awaitable<core::SocketmapReply> LookupService::answer_for(const std::strin
       dane_resolves = dane_plan.action == core::DaneAction::resolve;
       // A cold DANE resolution and a cold MTA-STS one run side by side.
       if (dane_resolves && plan.answer == core::LookupAnswer::resolve) flight = start_flight(domain, false);
-      if (auto reply = co_await dane_reply(domain, cached, dane_plan, deadline)) {
+      if (auto reply = co_await dane_reply(domain, cached, dane_plan, deadline, out.source)) {
         count_cache_use(false);
-        co_return *reply;
+        out.reply = std::move(*reply);
+        co_return out;
       }
     }
-    if (plan.refresh_in_background) resolve_in_background(domain, false);
+    if (plan.refresh_in_background) {
+      resolve_in_background(domain, false);
+      out.source = std::max(out.source, AnswerSource::stale);
+    }
     count_cache_use(plan.answer == core::LookupAnswer::resolve);
     switch (plan.answer) {
       case core::LookupAnswer::policy:
-        co_return reply_for(*record, profile, domain);
+        out.reply = reply_for(*record, profile, domain);
+        co_return out;
       case core::LookupAnswer::no_policy:
-        co_return notfound;
+        co_return out;
       case core::LookupAnswer::resolve:
         break;
     }
@@ -182,39 +205,47 @@ asio::awaitable<core::SocketmapReply> LookupService::answer_for(const std::strin
     if (!flight) flight = start_flight(domain, false);
     co_await wait_for(*flight, ex_, deadline);
     if (!flight->done || !flight->result) {
-      spdlog::debug("{}: cold budget spent, answering without policy while resolution continues", domain);
-      co_return notfound;
+      out.source = AnswerSource::budget_spent;  // answered without a policy while the resolution goes on
+      co_return out;
     }
+    out.source = std::max(out.source, AnswerSource::cold);
     // A policy fetched just now applies to this lookup even when max_age 0 means it is not cached.
     const Resolution& resolved = *flight->result;
     if (resolved.record.policy_valid_at(now_()) || (resolved.fetched && resolved.record.has_policy()))
-      co_return reply_for(resolved.record, profile, domain);
-    co_return notfound;
+      out.reply = reply_for(resolved.record, profile, domain);
+    co_return out;
   } catch (const std::exception& e) {
-    spdlog::error("lookup '{}' failed internally: {}", key, e.what());
-    co_return core::SocketmapReply{core::ReplyStatus::temp, "mtastsd internal error"};
+    spdlog::error("lookup '{}' failed internally: {}", util::printable_excerpt(key), e.what());
+    out.reply = {core::ReplyStatus::temp, "mtastsd internal error"};
+    out.source = AnswerSource::internal_error;
+    co_return out;
   }
 }
 
 asio::awaitable<std::optional<core::SocketmapReply>> LookupService::dane_reply(const std::string& domain,
                                                                                  const core::CacheRecord* record,
                                                                                  const core::DanePlan& plan,
-                                                                                 Deadline deadline) {
+                                                                                 Deadline deadline,
+                                                                                 AnswerSource& source) {
   const auto counted = [this](std::optional<core::SocketmapReply> reply) {
     if (reply) metrics_.dane_answer(dane_level(*reply));
     return reply;
   };
   if (plan.action == core::DaneAction::use_cached) {
-    if (plan.refresh_in_background) start_dane_flight(domain);
+    if (plan.refresh_in_background) {
+      start_dane_flight(domain);
+      source = std::max(source, AnswerSource::stale);
+    }
     co_return counted(core::dane_reply(record->dane->verdict, record->dane->reason));
   }
   auto flight = start_dane_flight(domain);
   co_await wait_for(*flight, ex_, deadline);
   if (!flight->done) {
-    // Neither DANE nor MTA-STS may be assumed while the verdict is unknown.
-    spdlog::debug("{}: cold budget spent before the DANE verdict, answering TEMP while it is resolved", domain);
+    // Neither DANE nor MTA-STS may be assumed while the verdict is unknown: TEMP while it is resolved.
+    source = AnswerSource::budget_spent;
     co_return counted(core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup in progress"});
   }
+  source = std::max(source, AnswerSource::cold);
   if (!flight->result) co_return counted(core::SocketmapReply{core::ReplyStatus::temp, "DANE lookup failed"});
   co_return counted(core::dane_reply(flight->result->verdict, flight->result->reason));
 }
@@ -236,11 +267,17 @@ asio::awaitable<void> LookupService::run_dane_flight(std::string domain, std::sh
                    config_.cache.dns_error_retry.count(), decision.reason, decision.detail);
     // Re-read: lookups and MTA-STS resolutions may have written meanwhile; only the DANE state is ours.
     const auto current = read_record(domain);
-    const bool changed = !current || !current->dane || current->dane->verdict != decision.verdict;
+    const bool had_verdict = current && current->dane;
+    // A temp_error has its warning above.
+    const bool changed = decision.verdict != core::DaneVerdict::temp_error &&
+                         (!had_verdict || current->dane->verdict != decision.verdict);
     core::CacheRecord next =
         core::apply_dane(current ? &*current : nullptr, std::move(decision), now_(), config_.cache);
     if (next.last_used == util::TimePoint{}) next.last_used = now_();
-    if (changed) spdlog::info("{}: DANE {}: {}", domain, core::to_string(next.dane->verdict), next.dane->reason);
+    if (changed)
+      spdlog::info("{}: DANE changed: {} -> {} ({})", domain,
+                   had_verdict ? core::to_string(current->dane->verdict) : std::string_view("none"),
+                   core::to_string(next.dane->verdict), next.dane->reason);
     write_record(domain, next);
     stored = std::move(next.dane);
   } catch (const std::exception& e) {
@@ -284,24 +321,29 @@ asio::awaitable<LookupService::Resolution> LookupService::resolve(const std::str
     auto fetched = co_await fetch_sts_policy(fetcher_, domain);
     if (fetched) {
       metrics_.policy_fetched();
-      const bool changed = !old || old->policy_text != fetched->text || old->policy_id != txt.id;
+      const bool had_policy = old && old->has_policy();
+      const bool changed = !had_policy || old->policy_text != fetched->text || old->policy_id != txt.id;
       // A change replaces a cached policy; the first policy of a domain is none.
-      if (changed && old && old->has_policy()) metrics_.policy_changed();
+      if (changed && had_policy) metrics_.policy_changed();
       if (changed)
-        spdlog::info("{}: policy id {} mode {} max_age {} mx {}", domain, txt.id, core::to_string(fetched->policy.mode),
+        spdlog::info("{}: policy changed: id {} -> {}, mode {}, max_age {}, mx {}", domain,
+                     had_policy ? old->policy_id : "none", txt.id, core::to_string(fetched->policy.mode),
                      fetched->policy.max_age, fmt::join(fetched->policy.mx, ","));
       next = core::apply_fetch_success(old, txt, std::move(*fetched), now_(), config_.cache);
       resolution.fetched = true;
     } else {
       metrics_.policy_fetch_failed(fetched.error().type);
       const bool kept = old && old->policy_valid_at(now_());
-      spdlog::info("{}: policy fetch for id {} failed: {}: {}{}", domain, txt.id, core::to_string(fetched.error().type),
-                   fetched.error().detail, kept ? " (keeping the cached policy)" : "");
+      spdlog::info("{}: policy fetch failed: {}: {} (id {}{})", domain, core::to_string(fetched.error().type),
+                   fetched.error().detail, txt.id, kept ? "; keeping the cached policy" : "");
       next = core::apply_fetch_failure(old, txt, fetched.error(), now_(), config_.cache);
       resolution.fetch_failure = fetched.error();
     }
   } else {
-    if (txt.status == core::TxtStatus::dns_error) spdlog::info("{}: {}", domain, txt.detail);
+    if (txt.status == core::TxtStatus::dns_error) {
+      const bool kept = old && old->policy_valid_at(now_());
+      spdlog::info("{}: policy discovery failed: {}{}", domain, txt.detail, kept ? "; keeping the cached policy" : "");
+    }
     next = core::apply_txt(old, txt, now_(), config_.cache);
   }
   // Lookups and DANE resolutions may have written while we were on the network:

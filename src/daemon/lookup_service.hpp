@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -49,14 +50,34 @@ struct RefreshError {
 // lookup (dns.timeout) and a fetch (fetch.timeout, the whole fetch).
 std::chrono::milliseconds refresh_wait_limit(const Config& config);
 
+// Where a lookup's answer came from (the lookup's log line). Ordered: a lookup that took
+// several steps (DANE, then MTA-STS) is described by the slowest one.
+enum class AnswerSource {
+  cache,          // a cache record, fresh
+  stale,          // a cache record due for a re-check, which now runs in the background
+  cold,           // nothing usable cached: waited for the resolution
+  budget_spent,   // nothing usable cached: answered when the cold budget ran out, the resolution goes on
+  not_a_domain,   // an IP literal or a ".parent" key: NOTFOUND without a lookup
+  internal_error, // a bug: TEMP
+};
+std::string_view to_string(AnswerSource source);
+
+struct Answered {
+  core::SocketmapReply reply;
+  std::string profile;  // the profile that answered (unknown map names get "default")
+  std::string domain;   // the normalised next-hop domain; empty when the key is not a domain
+  AnswerSource source = AnswerSource::not_a_domain;
+};
+
 class LookupService {
  public:
   LookupService(boost::asio::any_io_executor ex, const Config& config, io::PolicyStore& store, io::DnsResolver& dns,
                 io::PolicyFetcher& fetcher, Metrics& metrics, util::NowFn now = util::system_now);
   ~LookupService();
 
-  // One socketmap request -> reply. Never throws; answered within the reply deadline.
-  boost::asio::awaitable<core::SocketmapReply> answer(const core::SocketmapRequest& request);
+  // One socketmap request -> reply, and where it came from. Never throws; answered
+  // within the reply deadline.
+  boost::asio::awaitable<Answered> answer(const core::SocketmapRequest& request);
 
   // Start a resolution of `domain` unless one is running (single-flight);
   // force re-fetches the policy even if the TXT id is unchanged (refresher).
@@ -80,8 +101,8 @@ class LookupService {
  private:
   struct Flight;
   struct Resolution;
-  // answer() without the lookup's metrics.
-  boost::asio::awaitable<core::SocketmapReply> answer_for(const std::string& key, const Profile& profile);
+  // answer() without the lookup's metrics and profile.
+  boost::asio::awaitable<Answered> answer_for(const std::string& key, const Profile& profile);
   std::shared_ptr<Flight> start_flight(const std::string& domain, bool force);
   boost::asio::awaitable<void> run_flight(std::string domain, bool force, std::shared_ptr<Flight> flight);
   boost::asio::awaitable<Resolution> resolve(const std::string& domain, bool force);
@@ -94,7 +115,7 @@ class LookupService {
   boost::asio::awaitable<std::optional<core::SocketmapReply>> dane_reply(const std::string& domain,
                                                                           const core::CacheRecord* record,
                                                                           const core::DanePlan& plan,
-                                                                          Deadline deadline);
+                                                                          Deadline deadline, AnswerSource& source);
   std::optional<core::CacheRecord> read_record(const std::string& domain);
   void write_record(const std::string& domain, const core::CacheRecord& record);
   core::SocketmapReply reply_for(const core::CacheRecord& record, const Profile& profile, const std::string& domain);

@@ -3,10 +3,10 @@
 #include <cstdio>
 #include <iostream>
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/logging.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"mtastsd: MTA-STS (RFC 8461) policy server for Postfix"};
@@ -35,18 +35,21 @@ int main(int argc, char** argv) {
     std::cout << config->source << ": ok\n";
     return 0;
   }
-  auto logger = spdlog::stderr_color_mt("mtastsd");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(log_level.empty() ? config->log.level : log_level));
+  if (auto logging = mtastsd::daemon::set_up_logging(config->log, log_level); !logging) {
+    std::cerr << "mtastsd: " << logging.error() << "\n";
+    return 1;
+  }
   mtastsd::daemon::ProcessHooks hooks;
   hooks.reload = [config_file, state_dir]() {
     return config_file.empty() ? std::expected<mtastsd::daemon::Config, std::vector<mtastsd::daemon::ConfigProblem>>(
                                      mtastsd::daemon::default_config(state_dir))
                                : mtastsd::daemon::load_config(config_file, state_dir);
   };
+  // --log-level stays in force across reloads; a new target that cannot be opened keeps the old one.
   hooks.apply_log_settings = [log_level](const mtastsd::daemon::LogSettings& log) {
-    spdlog::set_level(spdlog::level::from_str(log_level.empty() ? log.level : log_level));
+    if (auto logging = mtastsd::daemon::set_up_logging(log, log_level); !logging)
+      spdlog::error("reload: {}; keeping the previous log settings", logging.error());
   };
+  hooks.reopen_logs = mtastsd::daemon::reopen_log_files;
   return mtastsd::daemon::run_daemon(std::move(*config), hooks);
 }

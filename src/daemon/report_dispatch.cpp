@@ -52,6 +52,27 @@ std::string describe(const io::StoredEntry& stored) {
                      util::printable_excerpt(stored.entry.rua, 120));
 }
 
+void log_delivery(const io::StoredEntry& stored) {
+  const core::OutboxEntry& e = stored.entry;
+  const std::string result = util::printable_excerpt(e.last_result, 200);
+  switch (e.state) {
+    case core::OutboxState::delivered:
+      spdlog::info("TLS-RPT report {}: delivered (report-id {}, attempt {}): {}", describe(stored),
+                   e.report.report_id, e.attempts, result);
+      break;
+    case core::OutboxState::queued:
+      spdlog::info("TLS-RPT report {}: retry (report-id {}, attempt {}, next at {}): {}", describe(stored),
+                   e.report.report_id, e.attempts, util::format_utc(e.next_attempt), result);
+      break;
+    case core::OutboxState::failed:
+      // A warning: the report is lost for good.
+      spdlog::warn("TLS-RPT report {}: failed (report-id {}, given up after {} attempt(s)): {}", describe(stored),
+                   e.report.report_id, e.attempts, result);
+      break;
+    case core::OutboxState::sending: break;  // no result yet
+  }
+}
+
 boost::asio::awaitable<io::StoredEntry> deliver(io::ReportSender& sender, io::ReportOutbox& outbox,
                                                 io::StoreEnv& env, io::StoredEntry claimed,
                                                 std::chrono::seconds retry_period, util::NowFn now) {
@@ -63,22 +84,7 @@ boost::asio::awaitable<io::StoredEntry> deliver(io::ReportSender& sender, io::Re
                   "claim runs out",
                   describe(claimed), recorded.error().detail);
   env.sync();
-  const core::OutboxEntry& e = claimed.entry;
-  switch (e.state) {
-    case core::OutboxState::delivered:
-      spdlog::info("TLS-RPT report {} delivered (report-id {}, attempt {}): {}", describe(claimed), e.report.report_id,
-                   e.attempts, util::printable_excerpt(e.last_result, 200));
-      break;
-    case core::OutboxState::queued:
-      spdlog::warn("TLS-RPT report {}: attempt {} failed: {}; next attempt at {}", describe(claimed), e.attempts,
-                   util::printable_excerpt(e.last_result, 200), util::format_utc(e.next_attempt));
-      break;
-    case core::OutboxState::failed:
-      spdlog::error("TLS-RPT report {} given up after {} attempt(s): {}", describe(claimed), e.attempts,
-                    util::printable_excerpt(e.last_result, 200));
-      break;
-    case core::OutboxState::sending: break;  // not after record_attempt
-  }
+  log_delivery(claimed);
   co_return claimed;
 }
 

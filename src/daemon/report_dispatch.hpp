@@ -38,7 +38,7 @@ io::DeliveryPlanner make_planner(const TlsRptSettings& t, util::NowFn now,
 // over an entry we are about to send (claimant alive, lease over) and send it twice.
 core::ClaimRules claim_rules(const TlsRptSettings& t, std::size_t attempts_at_once);
 
-// One attempt to send a claimed entry, its result recorded and synced. Logs the outcome.
+// One attempt to send a claimed entry, its result recorded and synced, and logged (log_delivery).
 // Returns the entry as recorded.
 boost::asio::awaitable<io::StoredEntry> deliver(io::ReportSender& sender, io::ReportOutbox& outbox,
                                                 io::StoreEnv& env, io::StoredEntry claimed,
@@ -46,5 +46,9 @@ boost::asio::awaitable<io::StoredEntry> deliver(io::ReportSender& sender, io::Re
 
 // "2024-04-01 example.com -> mailto:tlsrpt@example.com", for log lines.
 std::string describe(const io::StoredEntry& stored);
+
+// The one line per delivery result: delivered and retry at info, failed (given up) as a
+// warning, each with the report, its rua and the last attempt's result.
+void log_delivery(const io::StoredEntry& stored);
 
 }  // namespace mtastsd::daemon

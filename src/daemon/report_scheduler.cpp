@@ -38,12 +38,7 @@ ReportScheduler::ReportScheduler(asio::any_io_executor ex, const Config& config,
 
 ReportScheduler::~ReportScheduler() { *alive_ = false; }
 
-void ReportScheduler::start() {
-  if (!sender_.signs_mail())
-    spdlog::warn("TLS-RPT: report e-mails go out without a DKIM signature (tlsrpt.dkim_key_file is not set); RFC "
-                 "8460 sec. 5.3 requires one and receivers may discard unsigned reports");
-  tick();
-}
+void ReportScheduler::start() { tick(); }
 
 void ReportScheduler::stop() {
   stopped_ = true;
@@ -102,8 +97,7 @@ void ReportScheduler::send_due(util::TimePoint now) {
   env_.sync();  // a claim must outlive a crash, or another sender could take the entry
   for (const io::StoredEntry& stored : claims->gave_up) {
     metrics_.report(Metrics::ReportResult::failed);
-    spdlog::error("TLS-RPT report {} given up after {} attempt(s): {}", describe(stored), stored.entry.attempts,
-                  stored.entry.last_result);
+    log_delivery(stored);
   }
   for (io::StoredEntry& stored : claims->claimed) {
     if (std::find(claims->taken_over.begin(), claims->taken_over.end(), stored.key) != claims->taken_over.end())

@@ -13,12 +13,28 @@
 #include <spdlog/spdlog.h>
 #include "core/socketmap_request.hpp"
 #include "util/netstring.hpp"
+#include "util/printable.hpp"
 
 namespace asio = boost::asio;
 using asio::use_awaitable;
 using boost::system::error_code;
 
 namespace mtastsd::daemon {
+namespace {
+// The one line per lookup (debug): domain (or the key that is none), profile, what Postfix
+// was told (a TEMP with its reason), where it came from, and how long it took.
+void log_lookup(const core::SocketmapRequest& request, const Answered& answered, std::string_view encoded,
+                std::chrono::steady_clock::duration took) {
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  const std::string_view kind = core::reply_kind(encoded);
+  const bool has_reason = kind == "temp" || kind == "timeout" || kind == "perm";
+  spdlog::debug("lookup {} profile {}: {}{}{} ({}, {} us)",
+                answered.domain.empty() ? util::printable_excerpt(request.key) : answered.domain, answered.profile,
+                kind, has_reason ? " " : "",
+                has_reason ? util::printable_excerpt(encoded.substr(encoded.find(' ') + 1)) : std::string(),
+                to_string(answered.source), std::chrono::duration_cast<std::chrono::microseconds>(took).count());
+}
+}  // namespace
 
 struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Impl> {
   asio::any_io_executor ex;
@@ -135,15 +151,13 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
                                                            std::string(core::to_string(request.error()))}));
     }
     const auto started = std::chrono::steady_clock::now();
-    auto reply = co_await service.answer(*request);
-    std::string encoded = core::encode_reply(reply);
+    const Answered answered = co_await service.answer(*request);
+    std::string encoded = core::encode_reply(answered.reply);
     if (encoded.size() > kMaxReplyBytes) {
-      spdlog::error("reply for {} exceeds Postfix's {} byte limit; answering TEMP", request->key, kMaxReplyBytes);
+      spdlog::error("reply for {} exceeds Postfix's {} byte limit; answering TEMP", answered.domain, kMaxReplyBytes);
       encoded = core::encode_reply({core::ReplyStatus::temp, "policy too large"});
     }
-    spdlog::debug("lookup {} {} -> {} ({} us)", request->name, request->key, encoded,
-                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started)
-                      .count());
+    log_lookup(*request, answered, encoded, std::chrono::steady_clock::now() - started);
     co_return util::encode_netstring(encoded);
   }
 };

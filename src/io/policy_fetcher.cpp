@@ -73,8 +73,8 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
     spdlog::debug("policy fetch {}: {}", host, text);
     if (trace) trace->steps.push_back(std::move(text));
   };
+  // Failures are logged by the caller (daemon/lookup_service), with their result type.
   const auto fetch_error = [&](std::string detail) {
-    spdlog::debug("policy fetch {}: failed: {}", host, detail);
     return failure(FailureType::sts_policy_fetch_error, std::move(detail));
   };
   const auto timed_out = [&](std::string_view during) {
@@ -100,14 +100,12 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   if (ec) {
     if (ec == beast::error::timeout) co_return timed_out(fmt::format("in the TLS handshake with {}", endpoint));
     if (const std::string unverified = verification_failure(ssl); !unverified.empty()) {
-      auto detail = fmt::format("certificate of {} at {}: {}", host, endpoint, unverified);
-      spdlog::debug("policy fetch {}: failed: {}", host, detail);
-      co_return failure(FailureType::sts_webpki_invalid, std::move(detail));
+      co_return failure(FailureType::sts_webpki_invalid,
+                        fmt::format("certificate of {} at {}: {}", host, endpoint, unverified));
     }
     if (is_protocol_version_error(ec)) {
-      auto detail = fmt::format("{} at {} offers no TLS 1.2 or later: {}", host, endpoint, ec.message());
-      spdlog::debug("policy fetch {}: failed: {}", host, detail);
-      co_return failure(FailureType::sts_webpki_invalid, std::move(detail));
+      co_return failure(FailureType::sts_webpki_invalid,
+                        fmt::format("{} at {} offers no TLS 1.2 or later: {}", host, endpoint, ec.message()));
     }
     co_return fetch_error(fmt::format("TLS handshake with {}: {}", endpoint, ec.message()));
   }
@@ -142,10 +140,8 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
     trace->content_type = printable(content_type);
     trace->location = printable(response[http::field::location]);
   }
-  if (auto rejected = check_policy_response(response.result_int(), response[http::field::location], content_type)) {
-    spdlog::debug("policy fetch {}: failed: {}", host, rejected->detail);
+  if (auto rejected = check_policy_response(response.result_int(), response[http::field::location], content_type))
     co_return std::unexpected(std::move(*rejected));
-  }
   const auto too_large = [&] { return fetch_error(fmt::format("body exceeds {} bytes", settings.max_body)); };
   if (body_too_large) co_return too_large();
 

@@ -84,15 +84,10 @@ asio::awaitable<DeliveryResult> ReportSender::Impl::send(OutgoingReport out, std
   if (!uri)
     co_return failure(DeliveryError::permanent,
                       fmt::format("rua {} is unusable: {}", util::printable_excerpt(rua, 120), uri.error()));
-  DeliveryResult result;
+  // The caller logs the result (daemon/report_dispatch).
   if (auto endpoint = core::https_endpoint(*uri))
-    result = co_await uploader.upload(std::move(*endpoint), core::gzip_compress(out.report.json));
-  else
-    result = co_await send_mail(out, uri->mailbox, now);
-  spdlog::debug("report {} to {}: {}: {}", out.report.report_id, uri->uri,
-                result ? "delivered" : to_string(result.error().error),
-                result ? result->detail : result.error().detail);
-  co_return result;
+    co_return co_await uploader.upload(std::move(*endpoint), core::gzip_compress(out.report.json));
+  co_return co_await send_mail(out, uri->mailbox, now);
 }
 
 asio::awaitable<DeliveryResult> ReportSender::Impl::send_mail(const OutgoingReport& out, const std::string& mailbox,
@@ -122,7 +117,5 @@ ReportSender::~ReportSender() = default;
 asio::awaitable<DeliveryResult> ReportSender::send(OutgoingReport report, std::string rua, util::TimePoint now) {
   co_return co_await impl_->send(std::move(report), std::move(rua), now);
 }
-
-bool ReportSender::signs_mail() const { return impl_->signer.has_value(); }
 
 }  // namespace mtastsd::io

@@ -62,8 +62,6 @@ class ReportSender {
   // cannot be built from is a permanent failure.
   boost::asio::awaitable<core::DeliveryResult> send(OutgoingReport report, std::string rua, util::TimePoint now);
 
-  bool signs_mail() const;  // a DKIM key is configured
-
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -94,11 +94,12 @@ def rig(tmp_path_factory):
 @pytest.fixture(scope="module")
 def start_mtastsd(rig, tmp_path_factory):
     """Factory: start_mtastsd(overrides) -> a running Mtastsd, stopped at the end of the module.
-    env: extra environment for it and its mtastsctl calls (rig/mtastsd.Mtastsd)."""
+    env: extra environment for it and its mtastsctl calls; wrapper: a command it runs under
+    (rig/mtastsd.Mtastsd)."""
     started = []
 
-    def start(overrides=None, name="mtastsd", tcp=None, env=None):
-        instance = Mtastsd(rig, tmp_path_factory.mktemp(name), overrides, tcp, env)
+    def start(overrides=None, name="mtastsd", tcp=None, env=None, wrapper=()):
+        instance = Mtastsd(rig, tmp_path_factory.mktemp(name), overrides, tcp, env, wrapper)
         Mtastsd.running.append(instance)
         started.append(instance)
         return instance.start()

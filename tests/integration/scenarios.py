@@ -165,6 +165,12 @@ SCENARIOS: list[Scenario] = [
     _std("ctl-refresh.example", "ctlr1"),
     _std("ctl-refresh-fail.example", "ctlrf1"),
     _std("ctl-refresh-slow.example", "ctlrs1", server="delay:2"),  # the server takes 2 s to answer
+
+    # --- log lines (test_logging.py; log-change.example's id and policy change) ---
+    _std("log-file.example", "logfile1"),
+    _std("log-change.example", "logold1"),
+    _std("log-rotate.example", "logrot1"),
+    _std("log-syslog.example", "logsys1"),
 ]
 
 

@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from .procs import Daemon, tcp_accepts, unix_accepts, wait_until
 from .socketmap import lookup as socketmap_lookup
@@ -74,10 +74,13 @@ class Mtastsd:
     running: list["Mtastsd"] = []  # instances of the current module, for failure reports
 
     def __init__(self, rig, directory: Path, overrides: Optional[dict] = None, tcp: Optional[str] = None,
-                 env: Optional[dict[str, str]] = None):
+                 env: Optional[dict[str, str]] = None, wrapper: Sequence[str] = ()):
         """tcp: also listen on this loopback "address:port" (the unix socket is always there).
         env: variables added to the environment of mtastsd and of every mtastsctl call, e.g. a fake
-        clock's (rig/fake_clock.py), so that both see the same "now"."""
+        clock's (rig/fake_clock.py), so that both see the same "now".
+        wrapper: a command mtastsd runs under (e.g. in a mount namespace of its own); it must exec
+        mtastsd, its arguments, so that mtastsd stays the direct child with the PID started."""
+        self.wrapper = list(wrapper)
         self.rig = rig
         self.env = {**os.environ, **env} if env else None
         self.dir = directory
@@ -114,7 +117,7 @@ class Mtastsd:
     # ---- the daemon ----
     def start(self) -> "Mtastsd":
         self.starts += 1
-        self.process = Daemon("mtastsd", [self.daemon_bin, "-c", str(self.config_file)],
+        self.process = Daemon("mtastsd", [*self.wrapper, self.daemon_bin, "-c", str(self.config_file)],
                               self.dir / f"mtastsd.{self.starts}.log", env=self.env).start()
         self.process.wait_ready(lambda: unix_accepts(self.socket) and self._tcp_ready(), timeout=20)
         return self

@@ -107,6 +107,26 @@ TEST(EncodeReply, ReplyLengthLimit) {
   EXPECT_TRUE(encode_reply({ReplyStatus::ok, at_limit + "x"}).starts_with("TEMP "));
 }
 
+TEST(ReplyKind, OkRepliesByTheirPolicy) {
+  EXPECT_EQ(reply_kind("OK secure match=a:.b servername=hostname"), "secure");
+  EXPECT_EQ(reply_kind("OK secure"), "secure");
+  EXPECT_EQ(reply_kind("OK dane"), "dane");
+  EXPECT_EQ(reply_kind("OK dane-only"), "dane-only");
+  EXPECT_EQ(reply_kind("OK dane-onlyx"), "ok");
+  EXPECT_EQ(reply_kind("OK encrypt"), "ok");
+}
+
+TEST(ReplyKind, OtherStatuses) {
+  EXPECT_EQ(reply_kind(encode_reply({ReplyStatus::notfound, ""})), "notfound");
+  EXPECT_EQ(reply_kind(encode_reply({ReplyStatus::temp, "DANE lookup in progress"})), "temp");
+  EXPECT_EQ(reply_kind(encode_reply({ReplyStatus::temp, ""})), "temp");
+  EXPECT_EQ(reply_kind(encode_reply({ReplyStatus::timeout, "x"})), "timeout");
+  EXPECT_EQ(reply_kind(encode_reply({ReplyStatus::perm, "x"})), "perm");
+  EXPECT_EQ(reply_kind(encode_reply({ReplyStatus::ok, ""})), "temp");  // an empty policy goes out as TEMP
+  EXPECT_EQ(reply_kind("NOTFOUND"), "invalid");
+  EXPECT_EQ(reply_kind(""), "invalid");
+}
+
 TEST(BuildStsPolicyResult, PostfixDialect) {
   EXPECT_EQ(build_sts_policy_result(example_policy(), "example.com", Dialect::postfix),
             "secure match=mx1.example.com:.example.net servername=hostname");
