@@ -48,7 +48,8 @@ install(CODE "
   if(EXISTS \"\${conf}\")
     message(STATUS \"Keeping: \${conf} (the example is in ${CMAKE_INSTALL_FULL_DOCDIR}/examples)\")
   else()
-    file(INSTALL DESTINATION \"\$ENV{DESTDIR}${MTASTSD_CONFIG_DIR}\" TYPE FILE RENAME mtastsd.conf
+    # file(INSTALL) puts DESTDIR in front of the destination itself.
+    file(INSTALL DESTINATION \"${MTASTSD_CONFIG_DIR}\" TYPE FILE RENAME mtastsd.conf
          FILES \"${CMAKE_CURRENT_SOURCE_DIR}/postfix-integration/mtastsd.conf.example\")
   endif()
 ")
