@@ -10,8 +10,8 @@ MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev lmdb-utils nsd unbound ldnsutil
   python3 python3-pytest dnsutils procps debootstrap debian-archive-keyring postfix python3-aiosmtpd python3-dkim
   python3-jsonschema faketime"
 
-# Building the Debian package (scripts/package): dpkg-shlibdeps; systemd-analyze checks the unit.
-MTASTSD_PACKAGE_PACKAGES="dpkg-dev systemd"
+# Building the Debian package (scripts/package): dpkg-shlibdeps.
+MTASTSD_PACKAGE_PACKAGES="dpkg-dev"
 
 # install_packages PKG...: apt-get install only what dpkg does not already have.
 install_packages() {

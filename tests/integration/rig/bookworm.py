@@ -1,8 +1,9 @@
 """The Debian 12 ("bookworm") root that test_package.py installs mtastsd's .deb into: a
 rig/debian_root.py spec (built, cached and run in as described there) whose packages are what
 the .deb needs at run time, read from its Depends and Pre-Depends (first alternative of each),
-plus Postfix 3.7 (the package recommends it; the test's postmap is Postfix's) and procps (kill(1),
-which the unit's ExecReload runs; every Debian 12 system has it).
+plus Postfix 3.7 (the package recommends it; the test's postmap is Postfix's), procps (kill(1),
+which the unit's ExecReload runs) and systemd (not running: its systemd-analyze checks the unit,
+its systemd-tmpfiles serves the postinst), as on every Debian 12 system.
 
 The test namespace has no network, so scripts/test builds the root before the tests run, for the
 .deb it has just built (`bookworm.py ensure --deb PATH`); a .deb whose dependencies changed makes
@@ -25,7 +26,7 @@ if __package__ in (None, ""):  # run as a script: bookworm.py ensure
 from . import debian_root  # noqa: E402
 
 SUITE = "bookworm"
-BASE_PACKAGES = ("postfix", "procps")
+BASE_PACKAGES = ("postfix", "procps", "systemd")
 POSTFIX_SERIES = "3.7"
 DEB_ENV = "MTASTSD_DEB"
 REPO = Path(__file__).resolve().parents[3]
