@@ -314,10 +314,11 @@ class Supervisor:
         return debian_root.chroot_command(self.root, inside, writable=True, umask=self.umask)
 
     def _run(self, command: ExecCommand, what: str, variables: Optional[dict[str, str]] = None) -> int:
+        argv = command.with_variables(variables or {})
         with open(self.log_path, "ab") as log:
-            log.write(f"supervisor: {what}: {shlex.join(command.argv)}\n".encode())
+            log.write(f"supervisor: {what}: {shlex.join(argv)}\n".encode())
             log.flush()
-            result = subprocess.run(self._argv(command, command.with_variables(variables or {})),
+            result = subprocess.run(self._argv(command, argv),
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env=self._environment(variables), timeout=self.start_timeout)
         return result.returncode
