@@ -10,6 +10,9 @@ MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev lmdb-utils nsd unbound ldnsutil
   python3 python3-pytest dnsutils procps debootstrap debian-archive-keyring postfix python3-aiosmtpd python3-dkim
   python3-jsonschema faketime"
 
+# Building the Debian package (scripts/package): dpkg-shlibdeps.
+MTASTSD_PACKAGE_PACKAGES="dpkg-dev"
+
 # install_packages PKG...: apt-get install only what dpkg does not already have.
 install_packages() {
   local missing=() p

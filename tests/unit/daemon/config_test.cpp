@@ -985,12 +985,22 @@ TEST(ConfigProblem, WholeFileProblemHasNoLine) {
   EXPECT_EQ((ConfigProblem{"x.conf", 7, "oops"}).to_string(), "x.conf:7: oops");
 }
 
-// The shipped example must stay loadable and restate the built-in defaults.
-TEST(ExampleFile, ParsesToTheDefaults) {
+// The shipped example (the Debian package's /etc/mtastsd/mtastsd.conf) must stay loadable and
+// restate the built-in defaults, but for what the package sets: the user and the socket's group.
+TEST(ExampleFile, ParsesToTheDefaultsButThePackagesUserAndSocketGroup) {
   const auto example =
       std::filesystem::path(__FILE__).parent_path() / "../../../postfix-integration/mtastsd.conf.example";
   auto config = load_config(example.lexically_normal().string());
   ASSERT_TRUE(config.has_value()) << config.error().at(0).to_string();
+  EXPECT_EQ(config->user, "mtastsd");
+  EXPECT_EQ(config->group, "");
+  ASSERT_THAT(config->listen, SizeIs(1));
+  EXPECT_EQ(config->listen[0].group, "postfix");
+  EXPECT_EQ(config->metrics.tcp_port, 0);  // metrics off
+  EXPECT_EQ(config->control.unix_path, "/run/mtastsd/control.sock");
+  EXPECT_EQ(config->control.mode, 0600u);
+  config->user = "";
+  config->listen[0].group = "";
   // The example names Debian's root key; the built-in default uses it only where it is installed.
   EXPECT_EQ(config->dns.trust_anchor_file, "/usr/share/dns/root.key");
   config->dns.trust_anchor_file = default_config().dns.trust_anchor_file;
