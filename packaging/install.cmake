@@ -6,14 +6,26 @@
 # Limits: the systemd directories are fixed per prefix, not read from systemd.pc; override
 # MTASTSD_SYSTEMD_UNIT_DIR, MTASTSD_TMPFILES_DIR, MTASTSD_SYSUSERS_DIR on the cmake command line.
 
-if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  set(mtastsd_default_unit_dir "/lib/systemd/system")
+# The cache entries are empty unless set on the command line: then the prefix decides, also
+# when a build directory is configured again with another prefix.
+set(MTASTSD_SYSTEMD_UNIT_DIR "" CACHE PATH "systemd system unit directory (empty: by prefix)")
+set(MTASTSD_TMPFILES_DIR "" CACHE PATH "tmpfiles.d directory (empty: by prefix)")
+set(MTASTSD_SYSUSERS_DIR "" CACHE PATH "sysusers.d directory (empty: by prefix)")
+if(MTASTSD_SYSTEMD_UNIT_DIR)
+  set(mtastsd_unit_dir "${MTASTSD_SYSTEMD_UNIT_DIR}")
+elseif(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(mtastsd_unit_dir "/lib/systemd/system")
 else()
-  set(mtastsd_default_unit_dir "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
+  set(mtastsd_unit_dir "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
 endif()
-set(MTASTSD_SYSTEMD_UNIT_DIR "${mtastsd_default_unit_dir}" CACHE PATH "systemd system unit directory")
-set(MTASTSD_TMPFILES_DIR "${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d" CACHE PATH "tmpfiles.d directory")
-set(MTASTSD_SYSUSERS_DIR "${CMAKE_INSTALL_PREFIX}/lib/sysusers.d" CACHE PATH "sysusers.d directory")
+set(mtastsd_tmpfiles_dir "${CMAKE_INSTALL_PREFIX}/lib/tmpfiles.d")
+if(MTASTSD_TMPFILES_DIR)
+  set(mtastsd_tmpfiles_dir "${MTASTSD_TMPFILES_DIR}")
+endif()
+set(mtastsd_sysusers_dir "${CMAKE_INSTALL_PREFIX}/lib/sysusers.d")
+if(MTASTSD_SYSUSERS_DIR)
+  set(mtastsd_sysusers_dir "${MTASTSD_SYSUSERS_DIR}")
+endif()
 set(MTASTSD_FULL_SBINDIR "${CMAKE_INSTALL_FULL_SBINDIR}")
 set(MTASTSD_CONFIG_DIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}/mtastsd")
 set(MTASTSD_CONFIG_FILE "${MTASTSD_CONFIG_DIR}/mtastsd.conf")
@@ -37,9 +49,9 @@ add_custom_target(man_pages ALL DEPENDS ${mtastsd_compressed_man})
 
 # systemd: the unit names the installed binary and configuration.
 configure_file(postfix-integration/mtastsd.service.in ${CMAKE_CURRENT_BINARY_DIR}/mtastsd.service @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/mtastsd.service DESTINATION ${MTASTSD_SYSTEMD_UNIT_DIR})
-install(FILES packaging/mtastsd.tmpfiles DESTINATION ${MTASTSD_TMPFILES_DIR} RENAME mtastsd.conf)
-install(FILES packaging/mtastsd.sysusers DESTINATION ${MTASTSD_SYSUSERS_DIR} RENAME mtastsd.conf)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/mtastsd.service DESTINATION ${mtastsd_unit_dir})
+install(FILES packaging/mtastsd.tmpfiles DESTINATION ${mtastsd_tmpfiles_dir} RENAME mtastsd.conf)
+install(FILES packaging/mtastsd.sysusers DESTINATION ${mtastsd_sysusers_dir} RENAME mtastsd.conf)
 
 # The configuration: the example file. A configuration already installed (outside a DESTDIR
 # staging tree, i.e. on a live system) is kept; the example is in the documentation too.

@@ -40,6 +40,7 @@ install_packages() {
 # build DIR TYPE [TARGET...]
 build() {
   local dir=$1 type=$2; shift 2
-  cmake -S "$MTASTSD_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" >/dev/null || return 1
+  # MTASTSD_CMAKE_ARGS: more cache settings (scripts/test: the install prefix of its .deb).
+  cmake -S "$MTASTSD_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" ${MTASTSD_CMAKE_ARGS:-} >/dev/null || return 1
   cmake --build "$dir" -j"$(nproc)" ${1:+--target "$@"}
 }

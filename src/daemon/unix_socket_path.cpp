@@ -37,6 +37,12 @@ std::expected<void, std::string> apply_unix_permissions(const ListenEndpoint& ep
     if (!gr) return std::unexpected(ep.unix_path + ": unknown group '" + ep.group + "'");
     gid = gr->gr_gid;
   }
+  // Only when something changes: after a root start has dropped privileges, a reload
+  // re-applies the settings of sockets bound as root, which the run user cannot chown.
+  struct stat st {};
+  if (::stat(ep.unix_path.c_str(), &st) != 0) return std::unexpected(ep.unix_path + ": " + std::strerror(errno));
+  if (uid == st.st_uid) uid = static_cast<uid_t>(-1);
+  if (gid == st.st_gid) gid = static_cast<gid_t>(-1);
   if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) && ::chown(ep.unix_path.c_str(), uid, gid) != 0)
     return std::unexpected(ep.unix_path + ": chown: " + std::strerror(errno));
   if (::chmod(ep.unix_path.c_str(), ep.mode) != 0)
