@@ -3,6 +3,7 @@ process without refusing a connection (a file with problems, or one whose servic
 keeps the previous configuration and says why), sd_notify messages for a Type=notify unit
 (READY, RELOADING, STOPPING, WATCHDOG), a root start that drops to the configured user after
 binding, and a stop signal that arrives during a reload is not lost."""
+import grp
 import os
 import pwd
 import shutil
@@ -163,8 +164,11 @@ def test_root_start_drops_to_the_configured_user(rig, open_directory):
     anchor, ca = open_directory / "root.anchor", open_directory / "ca.pem"
     shutil.copy(rig.dns.anchor_file, anchor)
     shutil.copy(rig.ca_file, ca)
-    instance = Mtastsd(rig, open_directory, {"user": "nobody", "dns": {"trust_anchor_file": str(anchor)},
-                                             "fetch": {"ca_file": str(ca)}})
+    # The socket goes to group daemon, which nobody is not in: only root can do that, at the start.
+    daemon_gid = grp.getgrnam("daemon").gr_gid
+    instance = Mtastsd(rig, open_directory, {
+        "user": "nobody", "dns": {"trust_anchor_file": str(anchor)}, "fetch": {"ca_file": str(ca)},
+        "listen": [{"unix": str(open_directory / "socketmap.sock"), "mode": "0660", "group": "daemon"}]})
     Mtastsd.running.append(instance)
     try:
         instance.start()
@@ -175,11 +179,17 @@ def test_root_start_drops_to_the_configured_user(rig, open_directory):
         assert gids == [str(nobody.pw_gid)] * 4, status
         # The sockets and the state belong to it; the cache takes writes (a cold lookup is stored).
         assert os.stat(instance.socket).st_uid == nobody.pw_uid
+        assert os.stat(instance.socket).st_gid == daemon_gid
         assert os.stat(instance.dir / "cache" / "cache.mdb").st_uid == nobody.pw_uid
         domain = "valid.example"
         assert instance.lookup(domain) == sc.secure_answer(domain)
         assert instance.cache_show(domain)["policy_id"] == "valid1"
         assert "running as user nobody" in instance.log()
+        # A reload, without root by now, keeps the socket root gave to group daemon.
+        instance.process.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: reloads_in_log(instance) == 1, 20, "the reload")
+        assert os.stat(instance.socket).st_gid == daemon_gid
+        assert instance.lookup(domain) == sc.secure_answer(domain)
         assert instance.stop() == 0
     finally:
         instance.stop()
