@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 #include "core/control_protocol.hpp"
+#include "daemon/accept_next.hpp"
 #include "util/netstring.hpp"
 
 namespace asio = boost::asio;
@@ -89,18 +90,11 @@ struct ControlServer::Impl : std::enable_shared_from_this<ControlServer::Impl> {
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
-    asio::steady_timer backoff(ex);
     while (!stopping) {
+      auto accepted = co_await accept_next(acceptor, "control socket");
+      if (!accepted || stopping) break;
+      auto& socket = *accepted;
       error_code ec;
-      auto socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
-      if (ec == asio::error::operation_aborted || stopping) break;
-      if (ec) {
-        // EMFILE and friends: pause briefly, keep accepting (the listener must survive).
-        spdlog::warn("control socket: accept failed: {}; retrying in 100 ms", ec.message());
-        backoff.expires_after(std::chrono::milliseconds(100));
-        co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
-        continue;
-      }
       if (open_connections >= kMaxControlConnections) {
         const auto now = std::chrono::steady_clock::now();
         if (now - last_full_log > std::chrono::seconds(10)) {

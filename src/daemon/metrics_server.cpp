@@ -19,6 +19,7 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include "daemon/accept_next.hpp"
 #include "daemon/throttled_warning.hpp"
 
 namespace asio = boost::asio;
@@ -93,18 +94,11 @@ struct MetricsServer::Impl : std::enable_shared_from_this<Impl> {
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
-    asio::steady_timer backoff(ex);
     while (!stopping) {
+      auto accepted = co_await accept_next(acceptor, "metrics");
+      if (!accepted || stopping) break;
+      tcp::socket& socket = *accepted;
       error_code ec;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted || stopping) break;
-      if (ec) {
-        // EMFILE and friends: the listener must survive them.
-        spdlog::warn("metrics: accept failed: {}; retrying in 100 ms", ec.message());
-        backoff.expires_after(std::chrono::milliseconds(100));
-        co_await backoff.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        continue;
-      }
       if (open.size() >= limits.max_connections) {
         full.note("closed on accept");
         socket.close(ec);

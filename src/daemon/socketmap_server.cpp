@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 #include "core/socketmap_request.hpp"
+#include "daemon/accept_next.hpp"
 #include "util/netstring.hpp"
 #include "util/printable.hpp"
 
@@ -55,18 +56,11 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
   template <class Acceptor>
   asio::awaitable<void> accept_loop(Acceptor& acceptor) {
     auto self = shared_from_this();
-    asio::steady_timer backoff(ex);
     while (!stopping) {
+      auto accepted = co_await accept_next(acceptor, "socketmap");
+      if (!accepted || stopping) break;
+      auto& socket = *accepted;
       error_code ec;
-      auto socket = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
-      if (ec == asio::error::operation_aborted || stopping) break;
-      if (ec) {
-        // EMFILE/ENFILE and friends: log, pause briefly, keep accepting (the listener must survive).
-        spdlog::warn("accept failed: {}; retrying in 100 ms", ec.message());
-        backoff.expires_after(std::chrono::milliseconds(100));
-        co_await backoff.async_wait(asio::redirect_error(use_awaitable, ec));
-        continue;
-      }
       if (open_connections >= config.max_connections) {
         const auto now = std::chrono::steady_clock::now();
         if (now - last_full_log > std::chrono::seconds(10)) {
