@@ -8,6 +8,7 @@
 // Usage in mtastsctl(8). Exit status: 0 ok, 1 not found / no policy, 2 error
 // (for query also a TEMP answer: the DANE status could not be determined), 3 the
 // daemon is not running (status, stats, cache refresh); check has its own (ctl::kCheck*).
+#include <functional>
 #include <iostream>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -68,6 +69,25 @@ std::string normalized(const std::string& key) {
   return hop.kind == core::NextHopKind::domain ? hop.domain : std::string();
 }
 
+// Every cached record in key order: good ones to `record`, undecodable ones to `corrupt`
+// (domain, what is wrong). kOk, or kError with the store's error said.
+int visit_cache(io::PolicyStore& store,
+                const std::function<void(const std::string& domain, const core::CacheRecord&)>& record,
+                const std::function<void(const std::string& domain, const std::string& detail)>& corrupt) {
+  auto ok = store.for_each([&](std::string_view key, const auto& decoded) {
+    if (decoded)
+      record(std::string(key), *decoded);
+    else
+      corrupt(std::string(key), decoded.error().detail);
+    return true;
+  });
+  if (!ok) {
+    std::cerr << "mtastsctl: " << ok.error().detail << "\n";
+    return kError;
+  }
+  return kOk;
+}
+
 int cache_list(const daemon::Config& config, bool as_json) {
   auto store = open_store(config, true);
   if (!store) return kError;
@@ -76,29 +96,26 @@ int cache_list(const daemon::Config& config, bool as_json) {
   if (!as_json)
     std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {:<22} {}\n", "DOMAIN", "STATE", "MODE", "VALID UNTIL",
                              "FAILURE", "DANE");
-  auto ok = store->for_each([&](std::string_view domain, const auto& record) {
-    if (!record) {
-      if (as_json)
-        all.push_back({{"domain", std::string(domain)}, {"state", "corrupt"}, {"detail", record.error().detail}});
-      else
-        std::cout << fmt::format("{:<40} corrupt   {}\n", domain, record.error().detail);
-      return true;
-    }
-    if (as_json) {
-      all.push_back(core::record_json(std::string(domain), *record, now, config.cache));
-    } else {
-      std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {:<22} {}\n", domain, core::record_state(*record, now),
-                               record->has_policy() ? core::to_string(record->policy.mode) : "-",
-                               util::format_utc(record->valid_until),
-                               record->failure ? core::to_string(*record->failure) : "-",
-                               record->dane ? core::to_string(record->dane->verdict) : "-");
-    }
-    return true;
-  });
-  if (!ok) {
-    std::cerr << "mtastsctl: " << ok.error().detail << "\n";
-    return kError;
-  }
+  const int rc = visit_cache(
+      *store,
+      [&](const std::string& domain, const core::CacheRecord& record) {
+        if (as_json) {
+          all.push_back(core::record_json(domain, record, now, config.cache));
+          return;
+        }
+        std::cout << fmt::format("{:<40} {:<9} {:<8} {:<20} {:<22} {}\n", domain, core::record_state(record, now),
+                                 record.has_policy() ? core::to_string(record.policy.mode) : "-",
+                                 util::format_utc(record.valid_until),
+                                 record.failure ? core::to_string(*record.failure) : "-",
+                                 record.dane ? core::to_string(record.dane->verdict) : "-");
+      },
+      [&](const std::string& domain, const std::string& detail) {
+        if (as_json)
+          all.push_back({{"domain", domain}, {"state", "corrupt"}, {"detail", detail}});
+        else
+          std::cout << fmt::format("{:<40} corrupt   {}\n", domain, detail);
+      });
+  if (rc != kOk) return rc;
   if (as_json) std::cout << all.dump(2) << "\n";
   return kOk;
 }
@@ -176,34 +193,30 @@ int cache_export(const daemon::Config& config, bool as_json) {
   const auto now = util::system_now();
   json all = json::array();
   const auto or_dash = [](std::string_view s) { return s.empty() ? std::string("-") : std::string(s); };
-  auto ok = tables->policies->for_each([&](std::string_view key, const auto& record) {
-    const std::string domain(key);
-    if (!record) {
-      if (as_json)
-        all.push_back({{"domain", domain}, {"state", "corrupt"}, {"detail", record.error().detail}});
-      else
-        std::cout << fmt::format("{}\tcorrupt\t-\t-\t-\t-\t-\t-\t{}\t-\n", domain, record.error().detail);
-      return true;
-    }
-    if (as_json) {
-      all.push_back(show_json(config, domain, *record, read_validations(*tables->validations, domain), now));
-      return true;
-    }
-    const auto refresh = core::refresh_due_at(*record, config.cache);
-    std::cout << fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", domain, core::record_state(*record, now),
-                             or_dash(record->policy_id),
-                             record->has_policy() ? core::to_string(record->policy.mode) : "-",
-                             record->has_policy() ? std::to_string(record->policy.max_age) : "-",
-                             record->has_policy() ? fmt::format("{}", fmt::join(record->policy.mx, " ")) : "-",
-                             util::format_utc(record->valid_until), refresh ? util::format_utc(*refresh) : "-",
-                             record->failure ? core::to_string(*record->failure) : "-",
-                             record->dane ? core::to_string(record->dane->verdict) : "-");
-    return true;
-  });
-  if (!ok) {
-    std::cerr << "mtastsctl: " << ok.error().detail << "\n";
-    return kError;
-  }
+  const int rc = visit_cache(
+      *tables->policies,
+      [&](const std::string& domain, const core::CacheRecord& record) {
+        if (as_json) {
+          all.push_back(show_json(config, domain, record, read_validations(*tables->validations, domain), now));
+          return;
+        }
+        const auto refresh = core::refresh_due_at(record, config.cache);
+        std::cout << fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", domain, core::record_state(record, now),
+                                 or_dash(record.policy_id),
+                                 record.has_policy() ? core::to_string(record.policy.mode) : "-",
+                                 record.has_policy() ? std::to_string(record.policy.max_age) : "-",
+                                 record.has_policy() ? fmt::format("{}", fmt::join(record.policy.mx, " ")) : "-",
+                                 util::format_utc(record.valid_until), refresh ? util::format_utc(*refresh) : "-",
+                                 record.failure ? core::to_string(*record.failure) : "-",
+                                 record.dane ? core::to_string(record.dane->verdict) : "-");
+      },
+      [&](const std::string& domain, const std::string& detail) {
+        if (as_json)
+          all.push_back({{"domain", domain}, {"state", "corrupt"}, {"detail", detail}});
+        else
+          std::cout << fmt::format("{}\tcorrupt\t-\t-\t-\t-\t-\t-\t{}\t-\n", domain, detail);
+      });
+  if (rc != kOk) return rc;
   if (as_json) std::cout << all.dump(2) << "\n";
   return kOk;
 }
