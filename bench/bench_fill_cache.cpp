@@ -6,8 +6,9 @@
 // The records are written as of now: their lookups are pure cache hits while
 // younger than the daemon's cache.id_check_interval (default 300 s; after that
 // each hit starts a background TXT check). Negative records expire after 1 h.
-// Limits: do not run it while mtastsd runs on the same state directory with a
-// different map size; existing records of the same domains are replaced, others kept.
+// Limits: the cache is opened with the daemon's default map size (256 MiB, room for
+// about 240,000 of these records, one transaction each as the daemon writes them);
+// records of the same domains are replaced, others kept.
 #include <chrono>
 #include <iostream>
 #include <string>

@@ -7,7 +7,8 @@
 // thread runs one io_context, one coroutine per connection, async_read_some then
 // async_write, requests decoded by the same util::NetstringDecoder with the same
 // 10000-byte cap. What it leaves out is what mtastsd's answer costs: no request
-// parsing, no lookup, no per-request idle timer, no metrics, no log.
+// parsing, no lookup, no per-request idle timer, no metrics, no log. Accepting
+// is mtastsd's own step (daemon/accept_next).
 // Pipelined requests (one read holding several) get their replies in one write.
 // A malformed netstring closes the connection, as in mtastsd.
 // Limits: loopback or unix sockets only; no idle timeout and no connection limit
@@ -32,8 +33,10 @@
 #include <boost/asio/write.hpp>
 #include <CLI/CLI.hpp>
 #include "bench_records.hpp"
+#include "daemon/accept_next.hpp"
 #include "daemon/socketmap_server.hpp"
 #include "endpoint.hpp"
+#include "open_files.hpp"
 #include "util/netstring.hpp"
 
 namespace asio = boost::asio;
@@ -74,17 +77,12 @@ asio::awaitable<void> serve(Socket socket, const std::string& reply) {
   }
 }
 
+// mtastsd's accept step (daemon/accept_next.hpp: retried after EMFILE).
 asio::awaitable<void> accept_loop(Acceptor& acceptor, const Endpoint& endpoint, const std::string& reply) {
-  for (;;) {
+  while (auto socket = co_await daemon::accept_next(acceptor, "netstring_echo")) {
     error_code ec;
-    Socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      std::cerr << "netstring_echo: accept: " << ec.message() << "\n";
-      continue;
-    }
-    if (endpoint.tcp) socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), reply), asio::detached);
+    if (endpoint.tcp) socket->set_option(asio::ip::tcp::no_delay(true), ec);
+    asio::co_spawn(acceptor.get_executor(), serve(std::move(*socket), reply), asio::detached);
   }
 }
 
@@ -139,6 +137,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string reply = mtastsd::util::encode_netstring(reply_text);
+  raise_open_files_limit();
   // As mtastsd: one thread runs the loop (concurrency hint 1).
   asio::io_context io(1);
   auto acceptor = listen_on(io, *endpoint);

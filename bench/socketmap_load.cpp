@@ -31,8 +31,6 @@
 // Limits: loopback targets only (endpoint.hpp); replies are capped at Postfix's
 // 100000 bytes (core::kMaxSocketmapReply); the requests made are the same for
 // every run, so the server's cache sees the same keys each time.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -57,6 +55,7 @@
 #include <nlohmann/json.hpp>
 #include "core/answer.hpp"
 #include "endpoint.hpp"
+#include "open_files.hpp"
 #include "util/netstring.hpp"
 
 namespace asio = boost::asio;
@@ -163,8 +162,8 @@ class LoadRun {
     c.deadline = Clock::time_point::max();
     if (ec) {
       fail(c, "connect", ec);
-    } else {
-      if (endpoint_.tcp) c.socket.set_option(asio::ip::tcp::no_delay(true), ec);
+    } else if (endpoint_.tcp) {
+      c.socket.set_option(asio::ip::tcp::no_delay(true), ec);
       if (ec) fail(c, "TCP_NODELAY", ec);
     }
     const bool connected = !ec;
@@ -211,15 +210,15 @@ class LoadRun {
         if (ec) co_return fail(c, "read", ec);
         decoder.feed(std::string_view(buffer.data(), n));
         auto next = decoder.next();
-        if (!next) co_return fail(c, fmt::format("reply: {}", util::to_string(next.error())));
+        if (!next) co_return fail(fmt::format("reply: {}", util::to_string(next.error())));
         reply = std::move(*next);
       }
       const Clock::time_point received_at = Clock::now();
       c.deadline = Clock::time_point::max();
       // One request, one reply: anything more is a server bug.
-      if (decoder.buffered() != 0) co_return fail(c, "reply: bytes after the reply");
+      if (decoder.buffered() != 0) co_return fail("reply: bytes after the reply");
       const auto status = reply_status(*reply);
-      if (!status) co_return fail(c, "reply: not a socketmap reply: " + reply->substr(0, 40));
+      if (!status) co_return fail("reply: not a socketmap reply: " + reply->substr(0, 40));
       if (sent_at >= window_start_ && received_at <= window_end_) {
         result_.latencies_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(received_at - sent_at).count());
         ++result_.replies[static_cast<std::size_t>(*status)];
@@ -227,11 +226,12 @@ class LoadRun {
     }
   }
 
-  void fail(Connection& c, std::string_view step, const error_code& ec) {
-    fail(c, c.overran ? fmt::format("{}: no progress within the {} s deadline", step, options_.timeout_s)
-                      : fmt::format("{}: {}", step, ec.message()));
+  // A socket step of `c` failed: closed by the sweep, or an error of its own.
+  void fail(const Connection& c, std::string_view step, const error_code& ec) {
+    fail(c.overran ? fmt::format("{}: no progress within the {} s deadline", step, options_.timeout_s)
+                   : fmt::format("{}: {}", step, ec.message()));
   }
-  void fail(Connection&, const std::string& what) {
+  void fail(const std::string& what) {
     if (result_.errors++ < kErrorsShown) std::cerr << "socketmap_load: " << what << "\n";
   }
 
@@ -275,14 +275,6 @@ std::expected<std::vector<std::string>, std::string> read_keys(const std::string
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) keys.push_back(line);
   return keys;
-}
-
-// Each connection needs a descriptor: raise the soft limit to the hard one.
-void raise_open_files_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
 nlohmann::json to_json(const Options& options, const Result& r) {
