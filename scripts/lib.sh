@@ -5,8 +5,8 @@
 MTASTSD_BUILD_PACKAGES="cmake ninja-build g++ pkg-config libboost-dev libssl-dev libunbound-dev libevent-dev liblmdb-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libidn2-dev nlohmann-json3-dev dns-root-data ca-certificates
   zlib1g-dev libopendkim-dev libcurl4-openssl-dev libsystemd-dev prometheus-cpp-dev"
-# Test dependencies: unit tests and the network-namespace rig.
-MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl
+# Test dependencies: unit tests, the network-namespace rig, and Google Benchmark (bench/ is built there too).
+MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev libbenchmark-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl
   python3 python3-pytest dnsutils procps debootstrap debian-archive-keyring postfix python3-aiosmtpd python3-dkim
   python3-jsonschema faketime"
 
