@@ -7,11 +7,13 @@ that "no policy" stays cached by mtastsd and unbound for the whole run. A policy
 TXT record at _mta-sts.<domain>, an A record for mta-sts.<domain> and the usual enforce policy
 (scenarios.enforce); a domain without policy has no records at all (NXDOMAIN). nginx serves all
 policy domains of a zone from one server block: its server_name is a regex whose capture names
-the directory (www/<domain>), and its certificate, from the rig's throwaway CA, lists every
-mta-sts host of the zone (one SAN each: one certificate per domain would take minutes of openssl).
+the directory (www/<domain>), and it picks the certificate by SNI ($ssl_server_name, a symbolic
+link per host). Certificates come from the rig's throwaway CA, each for the mta-sts hosts of
+CERT_GROUP domains: small, as real ones are (one per domain would take a minute of openssl; one
+for all would make every handshake parse thousands of names).
 
-Limits: a certificate can hold a few thousand names (OpenSSL's 100 KiB certificate list limit);
-the rig's unbound and nginx keep their test settings (one thread, one worker)."""
+Limits: the rig's unbound and nginx keep their test settings (one thread, one worker); nginx
+reads the certificate files at each handshake (a variable ssl_certificate)."""
 from __future__ import annotations
 
 import time
@@ -21,6 +23,7 @@ import scenarios as sc
 from rig import dns, pki, web
 
 NEGATIVE_TTL = 3600
+CERT_GROUP = 10  # policy hosts per certificate
 POLICY_ZONES = ("bench.example.", "cold.example.")
 
 
@@ -55,9 +58,15 @@ class World:
         ca = pki.CertificateAuthority(self.dir / "ca", "mtastsd bench CA")
         self.ca_file = ca.cert
         zones = sorted({zone_of(d) for d in self.policy + self.nopolicy}) or [POLICY_ZONES[0]]
-        certs = {zone: ca.issue(zone.rstrip("."), [f"mta-sts.{d}" for d in self.policy if zone_of(d) == zone]
-                                or [f"mta-sts.unused.{zone.rstrip('.')}"])
-                 for zone in zones}
+        fallback = ca.issue("fallback", ["mta-sts.unknown.bench.example"])  # nginx's default_server
+        by_host = self.dir / "certs-by-host"
+        by_host.mkdir()
+        for start in range(0, len(self.policy), CERT_GROUP):
+            group = self.policy[start:start + CERT_GROUP]
+            cert, key = ca.issue(f"group{start}", [f"mta-sts.{d}" for d in group])
+            for d in group:
+                (by_host / f"mta-sts.{d}.crt").symlink_to(cert)
+                (by_host / f"mta-sts.{d}.key").symlink_to(key)
         self.timings["certificates_s"] = time.monotonic() - started
 
         records = []
@@ -74,10 +83,10 @@ class World:
             step = time.monotonic()
             for d in self.policy:
                 self.web.set_policy(d, sc.enforce(d))
-            sites = [dict(host=host_regex(zone), cert=certs[zone][0], key=certs[zone][1], content_type="text/plain",
-                          redirect=None, www=f"{self.web.www}/$domain") for zone in zones]
-            first = certs[zones[0]]
-            self.web.start(sites, {}, default_cert=first, misbehaving_cert=first)
+            sites = [dict(host=host_regex(zone), cert=f"{by_host}/$ssl_server_name.crt",
+                          key=f"{by_host}/$ssl_server_name.key", content_type="text/plain", redirect=None,
+                          www=f"{self.web.www}/$domain") for zone in zones]
+            self.web.start(sites, {}, default_cert=fallback, misbehaving_cert=fallback)
             self.timings["web_s"] = time.monotonic() - step
         except BaseException:
             self.stop()
