@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,8 @@ def socketmap_load(binary: str, target: str, connections: int, duration: float, 
     if result.returncode != 0:
         raise RuntimeError(f"socketmap_load exited with {result.returncode}: {' '.join(argv)}\n{result.stderr[-2000:]}")
     data = json.loads(result.stdout)
+    if data.get("errors"):
+        data["stderr"] = result.stderr[-2000:]  # socketmap_load describes its first failures there
     if server_pid:
         cpu = cpu_seconds(server_pid) - cpu_before
         data["server_cpu_s"] = round(cpu, 3)
@@ -96,6 +99,34 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class OtherCpu:
+    """How much CPU the rest of the machine used while a part ran: the busy time of all CPUs
+    (/proc/stat, hypervisor steal included) minus this process's and its reaped descendants'
+    (every server is stopped and reaped before share() is asked). Other work on the machine
+    slows every server measured; this says how much there was."""
+
+    def __init__(self):
+        self.started = (time.monotonic(), self._machine_busy(), self._ours())
+
+    @staticmethod
+    def _machine_busy() -> float:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+        return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _ours() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    def share(self) -> float:
+        """Other processes' CPU time over the part, as a share of all CPUs' time (0 = none)."""
+        wall = time.monotonic() - self.started[0]
+        others = (self._machine_busy() - self.started[1]) - (self._ours() - self.started[2])
+        return round(max(others, 0.0) / (wall * (os.cpu_count() or 1)), 3)
 
 
 # ---- the cold run ----

@@ -18,7 +18,16 @@ TARGETS = ("mtastsd", "peer", "floor")
 WORKLOAD_TITLES = {"enforce": "cache hit, enforce policy", "nopolicy": "cache hit, no policy"}
 
 
-def machine(build_dir: Path) -> dict:
+def build_type(build_dir: Path) -> str:
+    """CMAKE_BUILD_TYPE of the build directory a binary came from ("unknown" without its cache)."""
+    try:
+        found = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", (build_dir / "CMakeCache.txt").read_text(), re.MULTILINE)
+    except OSError:
+        return "unknown"
+    return found.group(1) if found else "unknown"
+
+
+def machine(mtastsd_build_dir: Path, tools_build_dir: Path) -> dict:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -31,14 +40,9 @@ def machine(build_dir: Path) -> dict:
         debian = Path("/etc/debian_version").read_text().strip()
     except OSError:
         debian = "unknown"
-    build_type = "unknown"
-    try:
-        found = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", (build_dir / "CMakeCache.txt").read_text(), re.MULTILINE)
-        build_type = found.group(1) if found else build_type
-    except OSError:
-        pass
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "debian": debian,
-            "build_type": build_type, "build_dir": str(build_dir)}
+            "build_type": build_type(mtastsd_build_dir), "build_dir": str(mtastsd_build_dir),
+            "tools_build_type": build_type(tools_build_dir), "tools_build_dir": str(tools_build_dir)}
 
 
 def today() -> str:
@@ -56,6 +60,10 @@ def save(part: str, data: dict, date: Optional[str] = None) -> Path:
     existing[part] = data
     path.write_text(json.dumps(existing, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def nonzero(counts: dict) -> dict:
+    return {k: v for k, v in counts.items() if v}
 
 
 def _ratio(a: Optional[float], b: Optional[float]) -> str:
@@ -104,8 +112,8 @@ def scale_markdown(scale: dict) -> str:
                    f"{_mib(mem.get('RssShmem_kib'))}; peak (VmHWM) {_mib(mem.get('VmHWM_kib'))}; "
                    f"at start {_mib(big['memory_at_start'].get('VmRSS_kib'))}")
         for run in big["runs"]:
-            out.append(f"- random keys, {run['connections']} connections: {run['rps']:.0f} rps, p50/p99/p99.9 "
-                       f"{run['p50_us']:.0f} / {run['p99_us']:.0f} / {run['p999_us']:.0f} µs, replies {run['replies']}, "
+            out.append(f"- random keys, {run['connections']} connection(s): {run['rps']:.0f} rps, p50/p99/p99.9 "
+                       f"{run['p50_us']:.0f} / {run['p99_us']:.0f} / {run['p999_us']:.0f} µs, replies {nonzero(run['replies'])}, "
                        f"errors {run['errors']}")
     cold = scale.get("cold")
     if cold:
@@ -122,8 +130,15 @@ def scale_markdown(scale: dict) -> str:
                    f"answer OK from the cache")
         out.append(f"- peak RSS (VmHWM) {_mib(cold['memory_after'].get('VmHWM_kib'))}, "
                    f"peak open descriptors {cold['peak_open_fds']} (limit {cold['fd_limit']}), "
-                   f"warnings/errors logged {cold['log_warnings']}")
+                   f"lines logged at warning or above during the run {cold['log_warnings']}")
     return "\n".join(out)
+
+
+def _others(part: dict) -> str:
+    share = part.get("other_cpu_share")
+    if share is None:
+        return "other processes' CPU use not recorded"
+    return f"other processes on the machine used {share:.0%} of its CPU time meanwhile"
 
 
 def results_section(day: dict) -> str:
@@ -132,7 +147,7 @@ def results_section(day: dict) -> str:
     m = first["machine"]
     lines = ["## Results", "",
              f"Run on {first['date']}: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, Debian {m['debian']}; "
-             f"mtastsd build type {m['build_type']}.", ""]
+             f"build type: mtastsd {m['build_type']}, bench tools {m.get('tools_build_type', 'unknown')}.", ""]
     table = day.get("table")
     if table:
         s = table["settings"]
@@ -143,11 +158,12 @@ def results_section(day: dict) -> str:
                   f"socketmap_load {'on CPU ' + s['load_cpu'] if s.get('load_cpu') else 'not pinned'}. "
                   f"Peer: postfix-mta-sts-resolver {peer['version']}, {peer['cache']} cache, "
                   f"{'uvloop' if peer['uvloop'] else 'asyncio event loop'}. "
-                  f"Whole run {table['elapsed_s']:.0f} s.", "",
+                  f"Whole run {table['elapsed_s']:.0f} s; {_others(table)}.", "",
                   table_markdown(table), ""]
     scale = day.get("scale")
     if scale:
-        lines += ["### Scale", "", scale_markdown(scale), ""]
+        lines += ["### Scale", "", f"Whole run {scale['elapsed_s']:.0f} s; {_others(scale)}.", "",
+                  scale_markdown(scale), ""]
     return "\n".join(lines)
 
 
