@@ -83,13 +83,15 @@ class Web:
 
     def start(self, nginx_sites: list[dict], misbehaving: dict[str, str], default_cert: tuple[Path, Path],
               misbehaving_cert: tuple[Path, Path]) -> None:
-        """nginx_sites: dicts with host, cert, key, content_type, redirect (URL or None)."""
+        """nginx_sites: dicts with host, cert, key, content_type, redirect (URL or None), and
+        optionally www: the directory served instead of www/<domain> (bench/: one server block
+        whose host is a `~regex` with a named capture serves www/$domain for many domains)."""
         conf = NGINX_HEAD.format(dir=self.dir, address=self.nginx_address, cert=default_cert[0], key=default_cert[1])
         for site in nginx_sites:
             extra = f"return 301 {site['redirect']};" if site.get("redirect") else ""
             domain = site["host"].removeprefix("mta-sts.")
             conf += NGINX_SERVER.format(address=self.nginx_address, host=site["host"], cert=site["cert"],
-                                        key=site["key"], path=POLICY_PATH, www=self.www / domain,
+                                        key=site["key"], path=POLICY_PATH, www=site.get("www", self.www / domain),
                                         content_type=site["content_type"], extra=extra)
         conf += "}\n"
         self.nginx_conf = self.dir / "nginx.conf"
