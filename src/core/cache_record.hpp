@@ -1,8 +1,8 @@
 // One domain's entry in the policy cache (LMDB is the single source of truth:
 // the daemon keeps no second copy in memory, so mtastsctl sees what it sees).
 // Encoded with a format version; a record of an unknown version or a corrupt
-// one decodes to an error and is treated as absent. Format 1 (before DANE) is
-// still read: its records have no DANE state.
+// one decodes to an error and is treated as absent. Format 3 is binary (a hit
+// decodes it on every lookup); formats 1 and 2, JSON, are still read.
 #pragma once
 #include <cstdint>
 #include <expected>
@@ -16,7 +16,10 @@
 
 namespace mtastsd::core {
 
-inline constexpr int kCacheRecordFormat = 2;
+inline constexpr int kCacheRecordFormat = 3;
+// Times are stored as unix seconds up to this; the cap keeps TimePoint arithmetic
+// (nanoseconds since 1970 in 64 bits) from overflowing.
+inline constexpr std::int64_t kMaxRecordUnixTime = std::int64_t{1} << 33;  // year 2242
 
 struct CacheRecord {
   // --- the cached policy (has_policy() == !policy_text.empty()) ---

@@ -4,6 +4,7 @@
 #include <random>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
@@ -23,21 +24,27 @@ void Refresher::stop() {
   timer_.cancel();
 }
 
-Refresher::ScanResult Refresher::scan_once() {
+asio::awaitable<Refresher::ScanResult> Refresher::scan() {
   ScanResult result;
   const auto now = now_();
   std::vector<std::string> due, drop;
-  auto walked = store_.for_each([&](std::string_view domain, const auto& record) {
-    if (!record) return true;  // corrupt: the lookup path logs and replaces it
-    if (core::should_drop(*record, now, config_.cache))
-      drop.emplace_back(domain);
-    else if (core::needs_refresh(*record, now, config_.cache))
-      due.emplace_back(domain);
-    return true;
-  });
-  if (!walked) {
-    spdlog::warn("cache scan failed: {}", walked.error().detail);
-    return result;
+  std::string after;
+  for (;;) {
+    auto slice = store_.for_each_slice(after, kScanSlice, [&](std::string_view domain, const auto& record) {
+      if (!record) return;  // corrupt: the lookup path logs and replaces it
+      if (core::should_drop(*record, now, config_.cache))
+        drop.emplace_back(domain);
+      else if (core::needs_refresh(*record, now, config_.cache))
+        due.emplace_back(domain);
+    });
+    if (!slice) {
+      spdlog::warn("cache scan failed: {}", slice.error().detail);
+      co_return result;
+    }
+    if (!*slice) break;
+    after = std::move(**slice);
+    co_await asio::post(ex_, asio::use_awaitable);
+    if (stopped_) co_return result;
   }
   for (const auto& domain : drop) {
     if (store_.erase(domain)) ++result.dropped;
@@ -55,7 +62,7 @@ Refresher::ScanResult Refresher::scan_once() {
   if (result.refreshed || result.dropped || result.deferred)
     spdlog::info("cache maintenance: {} refreshing, {} dropped, {} deferred", result.refreshed, result.dropped,
                  result.deferred);
-  return result;
+  co_return result;
 }
 
 asio::awaitable<void> Refresher::loop() {
@@ -67,7 +74,7 @@ asio::awaitable<void> Refresher::loop() {
     boost::system::error_code ec;
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopped_) break;
-    scan_once();
+    co_await scan();
   }
 }
 

@@ -141,6 +141,27 @@ std::expected<void, StoreError> PolicyStore::for_each(
   }
 }
 
+std::expected<std::optional<std::string>, StoreError> PolicyStore::for_each_slice(std::string_view after,
+                                                                                   std::size_t limit,
+                                                                                   const Visitor& fn) {
+  auto txn = lmdb::Txn::begin(impl_->env->env(), lmdb::Txn::Mode::read);
+  if (!txn) return impl_->env->failure("scan", txn.error());
+  auto cursor = lmdb::Cursor::open(*txn, impl_->policies);
+  if (!cursor) return impl_->env->failure("scan", cursor.error());
+  if (!after.empty()) {
+    if (auto sought = cursor->seek_after(after); !sought) return impl_->env->failure("scan", sought.error());
+  }
+  for (std::size_t visited = 0; visited < limit; ++visited) {
+    auto entry = cursor->next();
+    if (!entry) return impl_->env->failure("scan", entry.error());
+    if (!*entry) return std::optional<std::string>{};
+    const auto& [domain, bytes] = **entry;
+    fn(domain, decode_value(domain, bytes));
+    if (visited + 1 == limit) return std::optional<std::string>(domain);
+  }
+  return std::optional<std::string>{};  // limit 0
+}
+
 std::expected<std::size_t, StoreError> PolicyStore::count() {
   auto txn = lmdb::Txn::begin(impl_->env->env(), lmdb::Txn::Mode::read);
   if (!txn) return impl_->env->failure("count", txn.error());

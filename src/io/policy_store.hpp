@@ -32,6 +32,13 @@ class PolicyStore {
   // Visit every record in key order; corrupt ones are passed as errors. Return false to stop.
   std::expected<void, StoreError> for_each(
       const std::function<bool(std::string_view domain, const std::expected<core::CacheRecord, StoreError>&)>& fn);
+  // Visit at most `limit` records whose domain sorts after `after` ("" = from the
+  // first), in one read transaction. Returns the last domain visited when the
+  // limit stopped the walk, nullopt when it reached the end: the next slice starts
+  // after it, so a long walk can give the caller's thread back between slices.
+  using Visitor = std::function<void(std::string_view domain, const std::expected<core::CacheRecord, StoreError>&)>;
+  std::expected<std::optional<std::string>, StoreError> for_each_slice(std::string_view after, std::size_t limit,
+                                                                       const Visitor& fn);
   std::expected<std::size_t, StoreError> count();
   // Flush the environment to disk (StoreEnv::sync).
   void sync();

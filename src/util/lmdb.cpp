@@ -136,6 +136,8 @@ Cursor::~Cursor() {
 }
 
 std::expected<std::optional<Cursor::Entry>, Error> Cursor::next() {
+  if (pending_) return std::exchange(pending_, std::nullopt);
+  if (at_end_) return std::optional<Entry>{};
   MDB_val k{};
   MDB_val v{};
   const int rc = mdb_cursor_get(cursor_, &k, &v, started_ ? MDB_NEXT : MDB_FIRST);
@@ -143,6 +145,23 @@ std::expected<std::optional<Cursor::Entry>, Error> Cursor::next() {
   if (rc == MDB_NOTFOUND) return std::optional<Entry>{};
   if (rc != 0) return fail("mdb_cursor_get", rc);
   return Entry{as_view(k), as_view(v)};
+}
+
+std::expected<void, Error> Cursor::seek_after(std::string_view key) {
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v{};
+  started_ = true;
+  pending_.reset();
+  at_end_ = false;
+  int rc = mdb_cursor_get(cursor_, &k, &v, MDB_SET_RANGE);  // the first key >= `key`
+  if (rc == 0 && as_view(k) == key) rc = mdb_cursor_get(cursor_, &k, &v, MDB_NEXT);
+  if (rc == MDB_NOTFOUND) {
+    at_end_ = true;
+    return {};
+  }
+  if (rc != 0) return fail("mdb_cursor_get", rc);
+  pending_ = Entry{as_view(k), as_view(v)};
+  return {};
 }
 
 }  // namespace mtastsd::util::lmdb

@@ -92,7 +92,10 @@ class Cursor {
   using Entry = std::pair<std::string_view, std::string_view>;  // key, value
   static std::expected<Cursor, Error> open(Txn& txn, MDB_dbi db);
   Cursor(Cursor&& other) noexcept
-      : cursor_(std::exchange(other.cursor_, nullptr)), started_(other.started_) {}
+      : cursor_(std::exchange(other.cursor_, nullptr)),
+        started_(other.started_),
+        pending_(other.pending_),
+        at_end_(other.at_end_) {}
   Cursor& operator=(Cursor&&) = delete;
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
@@ -100,11 +103,16 @@ class Cursor {
 
   // The first entry on the first call, then the following ones; nullopt at the end.
   std::expected<std::optional<Entry>, Error> next();
+  // Positions the cursor so that the next next() returns the first entry whose
+  // key sorts after `key` (LMDB's default order: bytewise, shorter first).
+  std::expected<void, Error> seek_after(std::string_view key);
 
  private:
   explicit Cursor(MDB_cursor* cursor) : cursor_(cursor) {}
   MDB_cursor* cursor_ = nullptr;
   bool started_ = false;
+  std::optional<Entry> pending_;  // found by seek_after, returned by the next next()
+  bool at_end_ = false;
 };
 
 }  // namespace mtastsd::util::lmdb

@@ -1,10 +1,12 @@
-// Cache record encoding: every field survives a round trip; corrupt input of any
-// kind decodes to CacheRecordCorrupt instead of throwing or crashing.
+// Cache record encoding: every field survives a round trip; records of the JSON
+// formats 1 and 2 still decode; corrupt input of any kind decodes to
+// CacheRecordCorrupt instead of throwing or crashing.
 #include "core/cache_record.hpp"
 
 #include <functional>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include "util/byte_codec.hpp"
 
 namespace mtastsd::core {
 namespace {
@@ -68,6 +70,37 @@ void expect_equal(const CacheRecord& a, const CacheRecord& b) {
   if (a.dane) expect_equal(*a.dane, *b.dane);
 }
 
+// A record as format 2 wrote it (JSON), for the upgrade tests.
+nlohmann::json legacy_json(const CacheRecord& r) {
+  using util::to_unix;
+  nlohmann::json dane = nullptr;
+  if (r.dane) {
+    nlohmann::json hosts = nlohmann::json::array();
+    for (const auto& h : r.dane->hosts) hosts.push_back({{"host", h.host}, {"usable_tlsa", h.usable_tlsa}});
+    dane = {{"verdict", to_string(r.dane->verdict)}, {"reason", r.dane->reason},
+            {"checked_at", to_unix(r.dane->checked_at)}, {"valid_until", to_unix(r.dane->valid_until)},
+            {"hosts", hosts}};
+  }
+  return {{"v", 2},
+          {"policy_id", r.policy_id},
+          {"policy_text", r.policy_text},
+          {"policy", {{"mode", to_string(r.policy.mode)}, {"max_age", r.policy.max_age}, {"mx", r.policy.mx},
+                      {"lines", r.policy.lines}}},
+          {"fetched_at", to_unix(r.fetched_at)},
+          {"valid_until", to_unix(r.valid_until)},
+          {"last_id_check", to_unix(r.last_id_check)},
+          {"last_txt_id", r.last_txt_id},
+          {"last_used", to_unix(r.last_used)},
+          {"negative_until", to_unix(r.negative_until)},
+          {"failure", r.failure ? nlohmann::json(to_string(*r.failure)) : nlohmann::json(nullptr)},
+          {"failure_detail", r.failure_detail},
+          {"failed_id", r.failed_id},
+          {"failed_at", to_unix(r.failed_at)},
+          {"next_retry", to_unix(r.next_retry)},
+          {"consecutive_failures", r.consecutive_failures},
+          {"dane", dane}};
+}
+
 TEST(CacheRecord, RoundTripsEveryField) {
   const CacheRecord r = full_record();
   const auto decoded = decode_cache_record(encode_cache_record(r));
@@ -107,8 +140,14 @@ TEST(CacheRecord, RoundTripsEveryDaneVerdictAndNoDaneState) {
 }
 
 // Records written before DANE (format 1) stay readable after an upgrade.
+TEST(CacheRecord, Format2DecodesWithEveryField) {
+  const auto decoded = decode_cache_record(legacy_json(full_record()).dump());
+  ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+  expect_equal(*decoded, full_record());
+}
+
 TEST(CacheRecord, Format1DecodesWithoutDaneState) {
-  auto j = nlohmann::json::parse(encode_cache_record(full_record()));
+  auto j = legacy_json(full_record());
   j["v"] = 1;
   j.erase("dane");
   const auto decoded = decode_cache_record(j.dump());
@@ -129,32 +168,42 @@ TEST(CacheRecord, RoundTripsEveryFailureType) {
   }
 }
 
-TEST(CacheRecord, EncodingIsCompactVersionedJson) {
+TEST(CacheRecord, EncodingIsVersionedBinary) {
   const std::string bytes = encode_cache_record(full_record());
-  const auto j = nlohmann::json::parse(bytes);
-  EXPECT_EQ(bytes, j.dump());  // no indentation, no spaces between tokens
-  EXPECT_EQ(j.at("v"), kCacheRecordFormat);
-  EXPECT_EQ(j.at("valid_until"), 1700604800);
-  EXPECT_EQ(j.at("policy").at("mode"), "enforce");
-  EXPECT_EQ(j.at("failure"), "sts-webpki-invalid");
-  EXPECT_EQ(j.at("dane").at("verdict"), "dane");
-  EXPECT_EQ(j.at("dane").at("hosts").at(0).at("usable_tlsa"), true);
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(static_cast<unsigned char>(bytes.front()), kCacheRecordFormat);
+  EXPECT_LT(bytes.size(), legacy_json(full_record()).dump().size() / 2 + 200);
 }
 
-TEST(CacheRecord, InvalidUtf8IsReplacedNotThrown) {
+// A body that is exactly its lines, each ended by LF, is rebuilt from them; any
+// other body (CRLF, blank lines, no final LF) is stored as it came.
+TEST(CacheRecord, PolicyTextIsStoredOnlyWhenItIsNotItsLines) {
+  CacheRecord lf = full_record();
+  lf.policy_text = "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmx: *.example.net\nmax_age: 604800\n";
+  const std::string lf_bytes = encode_cache_record(lf);
+  const std::string crlf_bytes = encode_cache_record(full_record());
+  EXPECT_LE(lf_bytes.size() + lf.policy_text.size(), crlf_bytes.size());
+  for (const std::string& text : {lf.policy_text, full_record().policy_text, std::string("version: STSv1\n\nmode: enforce\n"),
+                                  std::string("version: STSv1\nmode: enforce"), std::string()}) {
+    CacheRecord r = full_record();
+    r.policy_text = text;
+    const auto decoded = decode_cache_record(encode_cache_record(r));
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
+    EXPECT_EQ(decoded->policy_text, text);
+  }
+}
+
+TEST(CacheRecord, AnyBytesInStringsRoundTrip) {
   CacheRecord r;
-  r.failure_detail = std::string("bad \xff\xfe bytes");
-  std::string bytes;
-  ASSERT_NO_THROW(bytes = encode_cache_record(r));
-  const auto decoded = decode_cache_record(bytes);
+  r.failure_detail = std::string("bad \xff\xfe bytes \0 and a NUL", 30);
+  const auto decoded = decode_cache_record(encode_cache_record(r));
   ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
-  EXPECT_EQ(decoded->failure_detail.rfind("bad ", 0), 0u);
-  EXPECT_NE(decoded->failure_detail, r.failure_detail);
+  EXPECT_EQ(decoded->failure_detail, r.failure_detail);
 }
 
-// Re-encodes a valid record after `edit` changed its JSON form.
+// A format 2 record after `edit` changed its JSON form.
 std::string edited(const std::function<void(nlohmann::json&)>& edit) {
-  auto j = nlohmann::json::parse(encode_cache_record(full_record()));
+  auto j = legacy_json(full_record());
   edit(j);
   return j.dump();
 }
@@ -166,23 +215,87 @@ void expect_corrupt(std::string_view bytes, std::string_view detail_part) {
 }
 
 TEST(CacheRecord, GarbageIsCorrupt) {
-  expect_corrupt("", "not valid JSON");
-  expect_corrupt(std::string("\x00\x01\x02garbage", 10), "not valid JSON");
+  expect_corrupt("", "empty record");
+  expect_corrupt(std::string("\x00\x01\x02garbage", 10), "unsupported record format 0");
+  expect_corrupt("this is not a cache record", "unsupported record format 116");
   expect_corrupt("{\"v\":1,", "not valid JSON");
-  expect_corrupt("[1,2,3]", "not a JSON object");
-  expect_corrupt("\"v\"", "not a JSON object");
+  expect_corrupt("{}[1,2,3]", "not valid JSON");
+  expect_corrupt("{\"v\":1}", "missing field");
   expect_corrupt(std::string(2u << 20, ' '), "larger than");
 }
 
+// Every proper prefix of a valid record, and a valid one with a byte more, is corrupt.
+TEST(CacheRecord, TruncatedOrExtendedBinaryIsCorrupt) {
+  const std::string bytes = encode_cache_record(full_record());
+  for (std::size_t n = 1; n < bytes.size(); ++n) expect_corrupt(bytes.substr(0, n), "field ");
+  expect_corrupt(bytes + '\0', "after its last field");
+}
+
+// Whatever a flipped byte does, decoding returns a record or an error and never throws.
+TEST(CacheRecord, EveryByteFlipDecodesOrIsCorrupt) {
+  const std::string bytes = encode_cache_record(full_record());
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (unsigned char x : {0x01, 0x80, 0xff}) {
+      std::string flipped = bytes;
+      flipped[i] = static_cast<char>(static_cast<unsigned char>(flipped[i]) ^ x);
+      EXPECT_NO_THROW((void)decode_cache_record(flipped)) << "byte " << i;
+    }
+  }
+}
+
+// Hand-built format 3 records with one field wrong.
+std::string binary_record(const std::function<void(util::ByteWriter&)>& after_flags, std::uint64_t flags = 0) {
+  util::ByteWriter w;
+  w.u8(kCacheRecordFormat);
+  w.varint(flags);
+  after_flags(w);
+  return w.take();
+}
+
+TEST(CacheRecord, BadBinaryFieldsAreCorrupt) {
+  expect_corrupt(binary_record([](auto&) {}, 1u << 7), "field flags: out of range");
+  expect_corrupt(binary_record([](auto& w) { w.varint(std::uint64_t{1} << 40); }), "field fetched_at: out of range");
+  const auto times = [](util::ByteWriter& w) {
+    for (int i = 0; i < 7; ++i) w.varint(1700000000);
+  };
+  expect_corrupt(binary_record([&](auto& w) {
+                   times(w);
+                   w.varint(std::uint64_t{1} << 32);
+                 }),
+                 "field consecutive_failures: out of range");
+  expect_corrupt(binary_record([&](auto& w) {
+                   times(w);
+                   w.varint(0);
+                   w.bytes("id");
+                   w.bytes("text");
+                   w.bytes("strict");
+                 }),
+                 "field mode: unknown value \"strict\"");
+  // A length far beyond the record: refused without allocating it.
+  expect_corrupt(binary_record([&](auto& w) {
+                   times(w);
+                   w.varint(0);
+                   w.varint(std::uint64_t{1} << 40);
+                 }),
+                 "field policy_id: truncated");
+  // An eleven-byte varint.
+  expect_corrupt(binary_record([](auto& w) {
+                   for (int i = 0; i < 10; ++i) w.u8(0x80);
+                   w.u8(0);
+                 }),
+                 "field fetched_at: truncated");
+}
+
 TEST(CacheRecord, WrongVersionIsCorrupt) {
-  expect_corrupt(edited([](auto& j) { j["v"] = kCacheRecordFormat + 1; }), "unsupported record format 3");
+  expect_corrupt(std::string(1, static_cast<char>(kCacheRecordFormat + 1)), "unsupported record format 4");
+  expect_corrupt(edited([](auto& j) { j["v"] = kCacheRecordFormat; }), "unsupported record format 3 (expected 1 or 2)");
   expect_corrupt(edited([](auto& j) { j["v"] = 0; }), "unsupported record format 0 (expected 1 or 2)");
   expect_corrupt(edited([](auto& j) { j["v"] = "1"; }), "\"v\" is not an integer");
   expect_corrupt(edited([](auto& j) { j.erase("v"); }), "missing field \"v\"");
 }
 
 TEST(CacheRecord, EveryMissingFieldIsCorrupt) {
-  const auto j = nlohmann::json::parse(encode_cache_record(full_record()));
+  const auto j = legacy_json(full_record());
   for (const auto& [key, value] : j.items()) {
     expect_corrupt(edited([&](auto& e) { e.erase(key); }), "missing field \"" + key + "\"");
   }

@@ -125,6 +125,39 @@ TEST_F(PolicyStoreTest, ForEachVisitsInKeyOrderAndCanStop) {
   EXPECT_EQ(seen.size(), 2u);
 }
 
+// Slices of two walk every record once, in order, each starting after the last
+// one seen, even when the record it stopped at is deleted between slices.
+TEST_F(PolicyStoreTest, SlicesWalkEveryRecordOnce) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  for (const char* d : {"e.example", "c.example", "a.example", "d.example", "b.example"})
+    ASSERT_TRUE(store->put(d, record(d)).has_value());
+
+  std::vector<std::string> seen;
+  const auto visit = [&](std::string_view domain, const auto& r) {
+    EXPECT_TRUE(r.has_value());
+    seen.emplace_back(domain);
+  };
+  auto first = store->for_each_slice("", 2, visit);
+  ASSERT_TRUE(first.has_value()) << first.error().detail;
+  EXPECT_EQ(*first, std::optional<std::string>("b.example"));
+  ASSERT_TRUE(store->erase("b.example").value());
+  auto second = store->for_each_slice(**first, 2, visit);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(*second, std::optional<std::string>("d.example"));
+  auto last = store->for_each_slice(**second, 2, visit);
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(*last, std::nullopt);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a.example", "b.example", "c.example", "d.example", "e.example"}));
+
+  // A slice starting after the last key, or at a key that sorts between two, is well defined.
+  seen.clear();
+  EXPECT_EQ(store->for_each_slice("e.example", 2, visit).value(), std::nullopt);
+  EXPECT_TRUE(seen.empty());
+  EXPECT_EQ(store->for_each_slice("c.f", 1, visit).value(), std::optional<std::string>("d.example"));
+  EXPECT_EQ(seen, (std::vector<std::string>{"d.example"}));
+}
+
 TEST_F(PolicyStoreTest, ForEachCallbackMayWrite) {
   auto store = open_store();
   ASSERT_TRUE(store);
