@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <spdlog/spdlog.h>
+#include "util/heap_trim.hpp"
 #include "core/next_hop.hpp"
 #include "daemon/dane_discovery.hpp"
 #include "daemon/policy_discovery.hpp"
@@ -285,6 +286,7 @@ asio::awaitable<void> LookupService::run_dane_flight(std::string domain, std::sh
   }
   dane_flights_.erase(domain);
   flight->finish(std::move(stored));
+  resolution_ended();
 }
 
 void LookupService::resolve_in_background(const std::string& domain, bool force) { start_flight(domain, force); }
@@ -307,6 +309,14 @@ asio::awaitable<void> LookupService::run_flight(std::string domain, bool force, 
   }
   flights_.erase(domain);
   flight->finish(std::move(result));
+  resolution_ended();
+}
+
+void LookupService::resolution_ended() {
+  ++resolutions_since_trim_;
+  if (in_flight() > 0 || resolutions_since_trim_ < kTrimAfterResolutions) return;
+  resolutions_since_trim_ = 0;
+  util::release_free_heap();
 }
 
 asio::awaitable<LookupService::Resolution> LookupService::resolve(const std::string& domain, bool force) {

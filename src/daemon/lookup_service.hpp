@@ -120,6 +120,13 @@ class LookupService {
   void write_record(const std::string& domain, const core::CacheRecord& record);
   core::SocketmapReply reply_for(const core::CacheRecord& record, const Profile& profile, const std::string& domain);
   void note_unknown_profile(const std::string& name);
+  // Called as each resolution ends: after a burst, once none is left in flight,
+  // the heap's free pages go back to the OS (util/heap_trim).
+  void resolution_ended();
+  // Resolutions (MTA-STS or DANE) since the heap was last trimmed; fewer than
+  // this many leave too little free memory to be worth a walk of the heap.
+  static constexpr std::size_t kTrimAfterResolutions = 32;
+  std::size_t resolutions_since_trim_ = 0;
 
   boost::asio::any_io_executor ex_;
   const Config& config_;
