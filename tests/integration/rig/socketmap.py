@@ -13,8 +13,8 @@ def netstring(data: bytes) -> bytes:
     return str(len(data)).encode() + b":" + data + b","
 
 
-class ConnectionClosed(Exception):
-    pass
+class ConnectionClosed(ConnectionError):
+    """EOF before a whole reply: a connection-level error, like a reset (an OSError too)."""
 
 
 class SocketmapClient:
