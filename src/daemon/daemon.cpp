@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include "daemon/listeners.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/permission_audit.hpp"
 #include "daemon/privileges.hpp"
 #include "daemon/process_signals.hpp"
 #include "daemon/services.hpp"
@@ -211,11 +212,13 @@ int run_daemon(Config config, const ProcessHooks& hooks) {
   }
   // Connections plus listeners, LMDB, DNS and fetches in flight.
   raise_fd_limit(config.max_connections + 256);
+  restrict_umask();
   auto account = account_to_run_as(config);
   if (!account) {
     spdlog::critical("{}", account.error());
     return 1;
   }
+  if (!permissions_allow_start(config)) return 1;
   ListenerSet listeners;
   const std::string owner = *account ? (*account)->user : "";
   const std::string group = *account ? (*account)->group : "";

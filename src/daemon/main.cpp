@@ -7,6 +7,7 @@
 #include "daemon/config.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/logging.hpp"
+#include "daemon/permission_audit.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"mtastsd: MTA-STS (RFC 8461) policy server for Postfix"};
@@ -32,6 +33,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (check_config) {
+    // Also who may touch the files and sockets (daemon/permission_audit): warnings on
+    // standard error, an error fails the check as it would fail the start.
+    auto account = mtastsd::daemon::account_after_start_up(*config);
+    if (!account) {
+      std::cerr << "mtastsd: error: " << account.error() << "\n";
+      return 1;
+    }
+    bool failed = false;
+    for (const auto& f : mtastsd::daemon::audit_permissions(*config, *account)) {
+      std::cerr << "mtastsd: " << to_string(f.severity) << ": " << f.text << "\n";
+      failed = failed || f.severity == mtastsd::core::PermissionSeverity::error;
+    }
+    if (failed) return 1;
     std::cout << config->source << ": ok\n";
     return 0;
   }

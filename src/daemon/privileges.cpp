@@ -3,6 +3,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +14,11 @@
 
 namespace mtastsd::daemon {
 namespace {
+
+// Group and others never get write access to what mtastsd creates: a writable
+// runtime directory would let them replace a socket, and a socket bound under a
+// umask of 0 is world-writable until its mode is set.
+constexpr mode_t kNoSharedWrite = S_IWGRP | S_IWOTH;
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -40,20 +46,33 @@ std::expected<std::optional<RunAs>, std::string> account_to_run_as(const Config&
                  "mtastsd cannot act as root");
     return std::nullopt;
   }
-  const passwd* pw = ::getpwnam(config.user.c_str());
-  if (!pw) return std::unexpected(fmt::format("user = \"{}\": no such user", config.user));
-  RunAs account{.user = config.user, .uid = pw->pw_uid, .gid = pw->pw_gid};
-  if (!config.group.empty()) {
-    const group* gr = ::getgrnam(config.group.c_str());
-    if (!gr) return std::unexpected(fmt::format("group = \"{}\": no such group", config.group));
+  return look_up_account(config.user, config.group);
+}
+
+std::expected<RunAs, std::string> look_up_account(const std::string& user, const std::string& group_name) {
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (!pw) return std::unexpected(fmt::format("user = \"{}\": no such user", user));
+  RunAs account{.user = user, .uid = pw->pw_uid, .gid = pw->pw_gid};
+  if (!group_name.empty()) {
+    const group* gr = ::getgrnam(group_name.c_str());
+    if (!gr) return std::unexpected(fmt::format("group = \"{}\": no such group", group_name));
     account.gid = gr->gr_gid;
-    account.group = config.group;
+    account.group = group_name;
   } else {
     const group* gr = ::getgrgid(pw->pw_gid);
     account.group = gr ? gr->gr_name : std::to_string(pw->pw_gid);
   }
-  if (account.uid == 0) return std::unexpected(fmt::format("user = \"{}\" is root", config.user));
+  if (account.uid == 0) return std::unexpected(fmt::format("user = \"{}\" is root", user));
   return account;
+}
+
+void restrict_umask() {
+  const mode_t inherited = ::umask(0);
+  const mode_t restricted = inherited | kNoSharedWrite;
+  ::umask(restricted);
+  if (restricted != inherited)
+    spdlog::info("umask {:04o} widened to {:04o}: directories mtastsd creates must not be writable by others",
+                 inherited, restricted);
 }
 
 std::expected<void, std::string> hand_over_state_dir(const std::string& state_dir, const RunAs& account) {

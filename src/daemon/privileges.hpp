@@ -3,7 +3,8 @@
 // user's uid, its group (or the configured one) and the user's supplementary
 // groups (initgroups: e.g. adm, to read /var/log/mail.log), and checks that
 // root cannot be regained. Under systemd (User=mtastsd) the daemon never is
-// root and none of this applies.
+// root and none of this applies. Every thread (the resolver's, the report
+// sender's) starts after the drop. The umask is narrowed in any case.
 #pragma once
 #include <sys/types.h>
 
@@ -26,6 +27,15 @@ struct RunAs {
 // user is configured (a root start then warns that it keeps running as root).
 // An unknown user or group is an error.
 std::expected<std::optional<RunAs>, std::string> account_to_run_as(const Config& config);
+
+// The account of `user` and `group` ("" = the user's primary group) in the passwd and
+// group databases, without logging; root is refused.
+std::expected<RunAs, std::string> look_up_account(const std::string& user, const std::string& group);
+
+// Adds group and other write to the process's umask when it lacks them (logged): the
+// directories mtastsd creates (runtime_dir, state_dir) are then never writable by
+// others, and a UNIX socket is not writable by others between bind() and its chmod.
+void restrict_umask();
 
 // Creates state_dir and state_dir/cache when missing and gives them, with the files
 // in cache/, to the account (a cache written by an earlier root run stays usable).

@@ -2,7 +2,7 @@
 process without refusing a connection (a file with problems, or one whose services cannot start,
 keeps the previous configuration and says why), sd_notify messages for a Type=notify unit
 (READY, RELOADING, STOPPING, WATCHDOG), a root start that drops to the configured user after
-binding, and a stop signal that arrives during a reload is not lost."""
+binding (every thread), and a stop signal that arrives during a reload is not lost."""
 import grp
 import os
 import pwd
@@ -18,6 +18,7 @@ import pytest
 import scenarios as sc
 from rig.mtastsd import Mtastsd, merge, to_toml
 from rig.procs import wait_until
+from test_report_delivery import dkim_key
 
 TESTING_DOMAIN = "testing.example"  # mode testing: NOTFOUND by default, secure under testing = "enforce"
 
@@ -158,33 +159,52 @@ def open_directory():
     shutil.rmtree(path, ignore_errors=True)
 
 
+def ids(status: str, field: str) -> list[int]:
+    """Real, effective, saved and file-system ids of a /proc/.../status "Uid:" or "Gid:" line."""
+    return [int(n) for n in next(line for line in status.splitlines() if line.startswith(f"{field}:")).split()[1:]]
+
+
 def test_root_start_drops_to_the_configured_user(rig, open_directory):
     nobody = pwd.getpwnam("nobody")
     # Files it reads after the drop (at start and at each reload) must be readable by it.
     anchor, ca = open_directory / "root.anchor", open_directory / "ca.pem"
     shutil.copy(rig.dns.anchor_file, anchor)
     shutil.copy(rig.ca_file, ca)
+    # The DKIM key of report sending (which starts the sender's worker thread): root's, readable
+    # by nobody through its group, as the permission check at start-up asks.
+    key, _ = dkim_key(open_directory)
+    os.chown(key, 0, nobody.pw_gid)
+    key.chmod(0o640)
+    reports = {"organization_name": "Sender Org", "contact_info": "mailto:tls@sender.example",
+               "submitter": "sender.example", "dkim_key_file": str(key), "dkim_selector": "s1"}
     # The socket goes to group daemon, which nobody is not in: only root can do that, at the start.
     daemon_gid = grp.getgrnam("daemon").gr_gid
     instance = Mtastsd(rig, open_directory, {
         "user": "nobody", "dns": {"trust_anchor_file": str(anchor)}, "fetch": {"ca_file": str(ca)},
-        "listen": [{"unix": str(open_directory / "socketmap.sock"), "mode": "0660", "group": "daemon"}]})
+        "listen": [{"unix": str(open_directory / "socketmap.sock"), "mode": "0660", "group": "daemon"}],
+        "tlsrpt": reports})
     Mtastsd.running.append(instance)
     try:
         instance.start()
-        status = Path(f"/proc/{instance.process.pid}/status").read_text()
-        uids = next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1:]
-        gids = next(line for line in status.splitlines() if line.startswith("Gid:")).split()[1:]
-        assert uids == [str(nobody.pw_uid)] * 4, status
-        assert gids == [str(nobody.pw_gid)] * 4, status
+        # An answer means the start is over: the socket accepts (into its backlog) from the bind
+        # on, before the drop and the cache.
+        domain = "valid.example"
+        assert instance.lookup(domain) == sc.secure_answer(domain)
         # The sockets and the state belong to it; the cache takes writes (a cold lookup is stored).
         assert os.stat(instance.socket).st_uid == nobody.pw_uid
         assert os.stat(instance.socket).st_gid == daemon_gid
         assert os.stat(instance.dir / "cache" / "cache.mdb").st_uid == nobody.pw_uid
-        domain = "valid.example"
-        assert instance.lookup(domain) == sc.secure_answer(domain)
         assert instance.cache_show(domain)["policy_id"] == "valid1"
         assert "running as user nobody" in instance.log()
+        assert "DKIM key file" not in instance.log()  # no permission finding
+        # Every thread, the resolver's (running since the lookup) and the report sender's worker
+        # included, has only nobody's ids (Linux keeps credentials per thread).
+        task_dir = Path(f"/proc/{instance.process.pid}/task")
+        tasks = {task.name: (task / "status").read_text() for task in task_dir.iterdir()}
+        assert len(tasks) >= 3, tasks.keys()
+        for status in tasks.values():
+            assert ids(status, "Uid") == [nobody.pw_uid] * 4, status
+            assert ids(status, "Gid") == [nobody.pw_gid] * 4, status
         # A reload, without root by now, keeps the socket root gave to group daemon.
         instance.process.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: reloads_in_log(instance) == 1, 20, "the reload")
