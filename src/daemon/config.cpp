@@ -93,7 +93,7 @@ constexpr std::string_view cache_keys[] = {
     "refresh_margin", "refresh_unused_after", "drop_unused_after", "refresh_scan_interval", "refresh_concurrency",
     "dane_ttl_min", "dane_ttl_max"};
 constexpr std::string_view dns_keys[] = {"forwarders", "resolv_conf", "trust_anchor_file", "timeout"};
-constexpr std::string_view fetch_keys[] = {"ca_file", "timeout"};
+constexpr std::string_view fetch_keys[] = {"ca_file", "timeout", "refuse_special_addresses"};
 constexpr std::string_view lookup_keys[] = {"cold_budget", "reply_deadline"};
 constexpr std::string_view tlsrpt_keys[] = {
     "enabled", "socket", "socket_mode", "socket_owner", "socket_group", "postfix_log", "postfix_log_profile",
@@ -938,6 +938,7 @@ void read_document(Reader& r, const toml::table& doc, Config& c) {
     r.reject_unknown(*t, "fetch", keys_of("fetch"));
     r.read_path(r.field(*t, "fetch", "ca_file"), c.fetch.ca_file, true);
     r.read_duration(r.field(*t, "fetch", "timeout"), c.fetch.timeout, Zero::rejected);
+    r.read_bool(r.field(*t, "fetch", "refuse_special_addresses"), c.fetch.refuse_special_addresses);
   }
 
   if (const toml::table* t = r.section(doc, "", "lookup")) {

@@ -3,9 +3,11 @@
 // fetch: DNS, each connect, the TLS handshake, the request and the response, so a
 // server trickling bytes still ends at the deadline. Addresses come from our own
 // DnsResolver, so the daemon's DNS settings apply, and are tried in order until one
-// accepts the TCP connection; what happens on that connection is final.
-// Limits: settings.max_body for the body, kHeaderLimit for the header. The body is
-// returned unparsed; redirects are never followed.
+// accepts the TCP connection; what happens on that connection is final. With
+// settings.refuse_special_addresses, special-purpose addresses are never tried.
+// Limits: settings.max_body for the body, kHeaderLimit for the header, kReadBufferLimit
+// for what must be buffered whole (chunk-size lines, trailers). The body is returned
+// unparsed; redirects are never followed; a server's renegotiation is refused (io/tls_client).
 #include "io/policy_fetcher.hpp"
 
 #include <fmt/format.h>
@@ -29,6 +31,11 @@ constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";  // RFC 846
 constexpr std::uint16_t kHttpsPort = 443;
 // Our own cap on the response header (RFC 8461 sets none); a policy host needs a few hundred bytes.
 constexpr std::uint32_t kHeaderLimit = 8 * 1024;
+// Our own cap on unparsed bytes held at once. Beast's parser consumes body bytes as they
+// come but keeps a chunk-size line with its extensions (RFC 9112 sec. 7.1.1) and the
+// trailer section (sec. 7.1.2) whole in the read buffer, with no limit of its own: they
+// get the header's allowance, which nothing a policy host sends needs to exceed.
+constexpr std::size_t kReadBufferLimit = kHeaderLimit;
 #ifdef MTASTSD_VERSION
 constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
 #else
@@ -87,9 +94,16 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
   auto& tcp = beast::get_lowest_layer(stream);
   tcp.expires_at(deadline);  // one absolute deadline for every operation below
-  auto connected = co_await connect_to_host(dns, tcp, host, settings.port, deadline, step);
-  if (!connected) co_return connected.error().timed_out ? timed_out(connected.error().detail)
-                                                        : fetch_error(connected.error().detail);
+  auto connected = co_await connect_to_host(
+      dns, tcp, host, settings.port, deadline, step,
+      settings.refuse_special_addresses ? AddressFilter::global_only : AddressFilter::any);
+  if (!connected) {
+    const ConnectFailure& failed = connected.error();
+    if (failed.timed_out) co_return timed_out(failed.detail);
+    co_return fetch_error(failed.only_special_addresses
+                              ? fmt::format("{} (refused by fetch.refuse_special_addresses)", failed.detail)
+                              : failed.detail);
+  }
   const std::string& endpoint = connected->endpoint;
 
   // ---- TLS: SNI and certificate name = the policy host (RFC 8461 sec. 3.3) ----
@@ -122,7 +136,7 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   if (ec) co_return fetch_error(fmt::format("sending the request to {}: {}", endpoint, ec.message()));
 
   // The header first: status and media type decide before any body is read.
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(kReadBufferLimit);
   http::response_parser<http::string_body> parser;
   parser.header_limit(kHeaderLimit);
   parser.body_limit(settings.max_body);  // RFC 8461 sec. 3.3 suggests 64 KiB
@@ -148,6 +162,9 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   co_await http::async_read(stream, buffer, parser, capture);
   if (ec == http::error::body_limit) co_return too_large();
   if (ec == beast::error::timeout) co_return timed_out(fmt::format("reading the body from {}", endpoint));
+  if (ec == http::error::buffer_overflow)
+    co_return fetch_error(fmt::format("reading the body from {}: a chunk-size line or the trailer exceeds {} bytes",
+                                      endpoint, kReadBufferLimit));
   if (ec) co_return fetch_error(fmt::format("reading the body from {}: {}", endpoint, ec.message()));
 
   FetchedPolicy fetched{parser.release().body(), content_type, connected->address};

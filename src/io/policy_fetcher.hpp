@@ -18,8 +18,13 @@ namespace mtastsd::io {
 struct FetchSettings {
   std::string ca_file;                         // "" = OpenSSL's default (system) store
   std::chrono::milliseconds timeout{60000};    // whole fetch; RFC 8461 sec. 3.3 suggests 60 s
-  std::size_t max_body = 64 * 1024;            // RFC 8461 sec. 3.3: 64 KiB
+  // RFC 8461 sec. 3.3 suggests 64 KiB; a body of exactly this size is "within that size limit".
+  std::size_t max_body = 64 * 1024;
   std::uint16_t port = 443;
+  // Never connect to a special-purpose address (loopback, private, link-local, ...;
+  // util/special_address): a policy host is on the public Internet, and whoever
+  // controls a domain's DNS must not make the fetcher reach into the local network.
+  bool refuse_special_addresses = true;
 };
 
 struct FetchedPolicy {
@@ -46,7 +51,8 @@ class PolicyFetcher {
   PolicyFetcher(boost::asio::any_io_executor ex, DnsResolver& dns, FetchSettings settings);
   ~PolicyFetcher();
 
-  // Classification: DNS/connect/timeout/HTTP status/redirect/size -> sts_policy_fetch_error;
+  // Classification: DNS/special-purpose address/connect/timeout/HTTP status/redirect/size/
+  // renegotiation -> sts_policy_fetch_error;
   // certificate chain/name/expiry, TLS < 1.2 -> sts_webpki_invalid; wrong Content-Type ->
   // sts_policy_invalid. The body is NOT parsed here.
   boost::asio::awaitable<std::expected<FetchedPolicy, core::FetchFailed>> fetch(std::string policy_domain,

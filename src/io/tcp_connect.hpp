@@ -1,8 +1,11 @@
 // The TCP part of the HTTPS clients (policy fetches, report uploads): resolve a
 // host's addresses through our own DnsResolver (the configured DNS path, not
 // getaddrinfo) and connect to the first address that accepts, all within the
-// caller's deadline (already set on the stream with expires_at). endpoint_text is how
-// every network client shows an endpoint.
+// caller's deadline (already set on the stream with expires_at). With
+// AddressFilter::global_only, every resolved address is checked before it is tried and
+// special-purpose ones (util/special_address: loopback, private, link-local, ...) are
+// skipped, so a name in public DNS cannot point a client at the local network.
+// endpoint_text is how every network client shows an endpoint.
 #pragma once
 #include <cstdint>
 #include <expected>
@@ -17,6 +20,13 @@ namespace mtastsd::io {
 struct ConnectFailure {
   bool timed_out = false;  // the deadline passed; detail says during what ("connecting to 192.0.2.1:443")
   std::string detail;      // otherwise the whole reason ("no A or AAAA record for x", ...)
+  bool only_special_addresses = false;  // every address was refused by AddressFilter::global_only
+};
+
+// Which resolved addresses may be connected to.
+enum class AddressFilter {
+  any,
+  global_only,  // not the special-purpose ones (util::special_purpose_range)
 };
 
 // Hears each step ("resolved x to ...", "connect ... failed: ...", "connected to ...").
@@ -32,6 +42,6 @@ std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
 
 boost::asio::awaitable<std::expected<Connected, ConnectFailure>> connect_to_host(
     DnsResolver& dns, boost::beast::tcp_stream& tcp, const std::string& host, std::uint16_t port,
-    DnsResolver::Deadline deadline, const ConnectStep& step);
+    DnsResolver::Deadline deadline, const ConnectStep& step, AddressFilter filter = AddressFilter::any);
 
 }  // namespace mtastsd::io

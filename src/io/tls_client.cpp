@@ -63,6 +63,11 @@ ssl::context make_webpki_context(const std::string& ca_file, std::string_view us
   // RFC 8996: TLS 1.0 and 1.1 must not be used.
   if (SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION) != 1)
     throw std::runtime_error(fmt::format("{}: cannot require TLS 1.2", user));
+  // A server's HelloRequest is answered with a no_renegotiation alert (RFC 5246 sec. 7.4.1.1
+  // allows it): nothing we talk to needs renegotiation (TLS 1.3 has none, RFC 8446 sec. 4.1.2;
+  // HTTP/2 forbids it, RFC 9113 sec. 9.2.1), and each one would cost a handshake on the
+  // server's say-so and could swap the certificate mid-connection.
+  SSL_CTX_set_options(tls.native_handle(), SSL_OP_NO_RENEGOTIATION);
   tls.set_verify_mode(ssl::verify_peer);
   boost::system::error_code ec;
   if (ca_file.empty()) {

@@ -1,7 +1,8 @@
 // Client TLS with WebPKI verification, shared by the HTTPS clients: policy fetches
 // (RFC 8461 sec. 3.3) and report uploads (RFC 8460 sec. 5.4). TLS 1.2 or later (RFC 8996),
-// the peer's chain verified against a CA file or the system store, its name against the
-// host we asked for (RFC 6125; a wildcard matches one whole left-most label only).
+// no renegotiation, the peer's chain verified against a CA file or the system store, its
+// name against the host we asked for (RFC 6125; a wildcard matches one whole left-most
+// label only).
 #pragma once
 #include <optional>
 #include <string>

@@ -19,6 +19,8 @@ UNBOUND_ADDRESS = "127.0.0.3"
 NGINX_ADDRESS = "127.0.1.1"
 MISBEHAVING_ADDRESS = "127.0.1.2"       # TLS server that misbehaves after the handshake
 TCP_BLACKHOLE_ADDRESS = "127.0.1.3"     # accepts TCP, never starts TLS
+RENEGOTIATING_ADDRESS = "127.0.1.4"     # TLS 1.2 server that asks the client to renegotiate
+CANARY_ADDRESS = "127.0.1.5"            # logs every TCP connection: where nothing may connect
 
 # Zone name -> negative TTL (SOA TTL and MINIMUM, RFC 2308 sec. 5). "." must come first.
 ZONES = {
@@ -39,6 +41,9 @@ ZONES = {
 #   chunked          200 with the body in chunks (Transfer-Encoding: chunked)
 #   truncated        Content-Length of the body, half the body, then the connection closes
 #   tcp-hang         TCP accepted, TLS never started
+#   renegotiate      after the request, a TLS 1.2 HelloRequest; the policy only after a renegotiation
+#   canary           TCP accepted, logged and closed (the canary address)
+#   endless ... redirect-internal   hostile servers (test_hostile_servers.py), rig/misbehaving_https.py
 NGINX_BEHAVIOURS = {"nginx", "nginx-redirect", "nginx-wrong-name", "nginx-untrusted", "nginx-expired"}
 
 TxtRecord = Union[str, tuple]  # one string, or several character-strings of one record
@@ -63,6 +68,10 @@ class Scenario:
             return NGINX_ADDRESS
         if self.server == "tcp-hang":
             return TCP_BLACKHOLE_ADDRESS
+        if self.server == "renegotiate":
+            return RENEGOTIATING_ADDRESS
+        if self.server == "canary":
+            return CANARY_ADDRESS
         return MISBEHAVING_ADDRESS
 
 
@@ -453,6 +462,52 @@ SCENARIOS += [
     _checked("chk-stale-id.example", "chkstale1"),
 ]
 # --- end of mtastsctl check ---
+
+# --- hostile policy servers (test_hostile_servers.py) ---
+# Each domain's policy is valid: only the server's misbehaviour can make its fetch fail.
+POLICY_SIZE_LIMIT = 64 * 1024  # RFC 8461 sec. 3.3: "a suggested maximum policy size is 64 kilobytes"
+# One address per kind of special-purpose block (util/special_address), with its expected name.
+SPECIAL_IPV4 = {"127.0.0.1": "loopback", "10.1.2.3": "private-use", "172.16.0.1": "private-use",
+                "192.168.1.1": "private-use", "169.254.169.254": "link-local", "0.0.0.0": "unspecified",
+                "100.64.0.1": "shared address space"}
+SPECIAL_IPV6 = {"::1": "loopback", "fd00::1": "unique local", "fe80::1": "link-local", "::": "unspecified",
+                "::ffff:127.0.0.1": "IPv4-mapped", "64:ff9b::a01:203": "NAT64 of a non-global IPv4 address"}
+
+
+def padded_policy(domain: str, size: int) -> str:
+    """The usual enforce policy, padded with an ignorable key (RFC 8461 sec. 3.2) to exactly size bytes."""
+    head = enforce(domain) + "x-padding: "
+    padded = head + "p" * (size - len(head) - 1) + "\n"
+    assert len(padded.encode()) == size
+    return padded
+
+
+SCENARIOS += [
+    _std("hostile-endless.example", "hend1", server="endless"),
+    _std("hostile-endless-length.example", "hendlen1", server="endless-length"),
+    _std("hostile-length-overflow.example", "hlenovf1", server="length-overflow"),
+    _std("hostile-chunk-size-overflow.example", "hcsovf1", server="chunk-size-overflow"),
+    _std("hostile-chunk-size-endless.example", "hcsend1", server="chunk-size-endless"),
+    _std("hostile-chunk-ext-endless.example", "hcextend1", server="chunk-ext-endless"),
+    _std("hostile-trailer-endless.example", "htrlend1", server="trailer-endless"),
+    _std("hostile-chunk-ext-flood.example", "hcextflood1", server="chunk-ext-flood"),
+    _std("hostile-chunk-drip.example", "hcdrip1", server="chunk-drip"),
+    _std("hostile-renegotiate.example", "hreneg1", server="renegotiate"),
+    _std("hostile-redirect.example", "hredir1", server="redirect-internal"),
+    # A policy of exactly the size limit, and one byte more, in each framing of the body:
+    # Content-Length (nginx), chunked, and ended by the connection's end.
+    *[_std(f"hostile-{name}-{framing}.example", f"h{name}{framing}1", server=server,
+           policy=padded_policy(f"hostile-{name}-{framing}.example", size))
+      for name, size in (("64k", POLICY_SIZE_LIMIT), ("64k1", POLICY_SIZE_LIMIT + 1))
+      for framing, server in (("length", "nginx"), ("chunked", "chunked"), ("close", "unframed"))],
+    # Policy hosts at special-purpose addresses (RFC 6890): the canary, and one name with an
+    # address of every kind, none of which mtastsd may try when it refuses them.
+    _std("special-canary.example", "spcanary1", server="canary"),
+    _std("special-mixed.example", "spmixed1", mta_sts_host=False,
+         records=tuple(("mta-sts.special-mixed.example", "A", a) for a in SPECIAL_IPV4)
+         + tuple(("mta-sts.special-mixed.example", "AAAA", a) for a in SPECIAL_IPV6)),
+]
+# --- end of hostile policy servers ---
 
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"

@@ -232,6 +232,7 @@ def configured(installed, rig) -> Path:
     text = set_key(text, "dns", "forwarders", f'["{rig.dns.unbound_address}"]')
     text = set_key(text, "dns", "trust_anchor_file", f'"{TEST_FILES}/root.key"')
     text = set_key(text, "fetch", "ca_file", f'"{TEST_FILES}/ca.pem"')
+    text = set_key(text, "fetch", "refuse_special_addresses", "false")  # the rig's policy hosts are on loopback
     text = set_key(text, "metrics", "listen", f'"{METRICS[0]}:{METRICS[1]}"')
     conf.write_text(text)
     return installed

@@ -94,7 +94,8 @@ class Mtastsd:
             "cache": {"id_check_interval": "1s"},
             "dns": {"forwarders": [rig.dns.unbound_address], "trust_anchor_file": str(rig.dns.anchor_file),
                     "timeout": "5s"},
-            "fetch": {"ca_file": str(rig.ca_file), "timeout": "10s"},
+            # Every policy host of the rig is on 127.0.0.0/8, which mtastsd refuses by default.
+            "fetch": {"ca_file": str(rig.ca_file), "timeout": "10s", "refuse_special_addresses": False},
             "lookup": {"cold_budget": "8s", "reply_deadline": "10s"},
             # The MX validation of testing-mode domains (issue 5) connects to the receivers and
             # changes those domains' TLS-RPT counts; test_testing_validation.py turns it on, the

@@ -50,7 +50,8 @@ class Rig:
         records = [r for s in sc.SCENARIOS for r in dns_records(s)]
         self.dns = dns.Dns(self.dir / "dns", sc.ZONES, records, sc.NSD_ADDRESS, sc.UNBOUND_ADDRESS,
                            unsigned_zones=sc.UNSIGNED_ZONES)
-        self.web = web.Web(self.dir / "web", sc.NGINX_ADDRESS, sc.MISBEHAVING_ADDRESS, sc.TCP_BLACKHOLE_ADDRESS)
+        self.web = web.Web(self.dir / "web", sc.NGINX_ADDRESS, sc.MISBEHAVING_ADDRESS, sc.TCP_BLACKHOLE_ADDRESS,
+                           sc.CANARY_ADDRESS, sc.RENEGOTIATING_ADDRESS)
         try:
             self.dns.start()
             sites, misbehaving = [], {}

@@ -84,6 +84,7 @@ void expect_default_values(const Config& c) {
   EXPECT_EQ(c.dns.timeout, seconds(10));
   EXPECT_EQ(c.fetch.ca_file, "");
   EXPECT_EQ(c.fetch.timeout, seconds(60));
+  EXPECT_TRUE(c.fetch.refuse_special_addresses);
   EXPECT_EQ(c.cold_budget, seconds(3));
   EXPECT_EQ(c.reply_deadline, seconds(10));
   EXPECT_TRUE(c.tlsrpt.enabled);
@@ -192,6 +193,7 @@ timeout = "5s"
 [fetch]
 ca_file = "/etc/ssl/certs/ca-certificates.crt"
 timeout = "20s"
+refuse_special_addresses = false
 
 [lookup]
 cold_budget = "1500ms"
@@ -277,6 +279,7 @@ validate_enforce = true
   EXPECT_EQ(c.dns.timeout, seconds(5));
   EXPECT_EQ(c.fetch.ca_file, "/etc/ssl/certs/ca-certificates.crt");
   EXPECT_EQ(c.fetch.timeout, seconds(20));
+  EXPECT_FALSE(c.fetch.refuse_special_addresses);
   EXPECT_EQ(c.cold_budget, milliseconds(1500));
   EXPECT_EQ(c.reply_deadline, seconds(8));
   EXPECT_FALSE(c.tlsrpt.enabled);
