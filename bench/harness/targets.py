@@ -72,8 +72,33 @@ class MtastsdTarget:
         return self.instance.log()
 
 
-class PeerTarget:
+class DaemonTarget:
+    """A server run as a rig Daemon listening on self.socket (the peer, the floor)."""
+    ready_timeout = 10.0
+
+    def start(self):
+        self.process.start()
+        self.process.wait_ready(lambda: unix_accepts(self.socket), timeout=self.ready_timeout)
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def target(self) -> str:
+        return f"unix:{self.socket}"
+
+    def stop(self) -> Optional[int]:
+        return self.process.stop()
+
+    def log(self) -> str:
+        return self.process.log()
+
+
+class PeerTarget(DaemonTarget):
     name = "peer"
+    ready_timeout = 20.0
 
     def __init__(self, directory: Path, ca_file: Path, pin: Sequence[str] = (), cache: str = "internal"):
         self.dir = directory
@@ -96,25 +121,6 @@ class PeerTarget:
         self.process = Daemon("mta-sts-daemon", [*pin, PEER_BIN, "-c", str(self.config_file), "-v", "info"],
                               self.dir / "mta-sts-daemon.log", env=env)
 
-    def start(self) -> "PeerTarget":
-        self.process.start()
-        self.process.wait_ready(lambda: unix_accepts(self.socket), timeout=20)
-        return self
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def target(self) -> str:
-        return f"unix:{self.socket}"
-
-    def stop(self) -> Optional[int]:
-        return self.process.stop()
-
-    def log(self) -> str:
-        return self.process.log()
-
     def uvloop(self) -> bool:
         """Whether it runs on uvloop (python3-uvloop, a Recommends of the package) or asyncio's loop."""
         return "uvloop enabled" in self.log()
@@ -125,7 +131,7 @@ def peer_version() -> str:
     return result.stdout.strip() or "unknown"
 
 
-class FloorTarget:
+class FloorTarget(DaemonTarget):
     name = "floor"
 
     def __init__(self, binary: str, directory: Path, reply: str, tag: str, pin: Sequence[str] = ()):
@@ -136,22 +142,6 @@ class FloorTarget:
         self.process = Daemon(f"netstring_echo ({tag})",
                               [*pin, binary, "--listen", f"unix:{self.socket}", "--reply", reply],
                               self.dir / f"floor-{tag}.log")
-
-    def start(self) -> "FloorTarget":
-        self.process.start()
-        self.process.wait_ready(lambda: unix_accepts(self.socket), timeout=10)
-        return self
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def target(self) -> str:
-        return f"unix:{self.socket}"
-
-    def stop(self) -> Optional[int]:
-        return self.process.stop()
 
 
 def same_policy_answer(mtastsd_reply: str, peer_reply: str) -> bool:
