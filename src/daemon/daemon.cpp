@@ -32,6 +32,10 @@ void raise_fd_limit(std::size_t wanted) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
   const rlim_t target = std::min<rlim_t>(lim.rlim_max, static_cast<rlim_t>(wanted));
+  if (target < wanted)
+    spdlog::warn("the open files limit is {}, below the {} that server.max_connections needs: connections beyond "
+                 "what it allows wait until others close (raise LimitNOFILE, or lower max_connections)",
+                 lim.rlim_max, wanted);
   if (lim.rlim_cur >= target) return;
   lim.rlim_cur = target;
   if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("cannot raise the open files limit to {}", target);
