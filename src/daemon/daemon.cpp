@@ -208,6 +208,7 @@ std::string ready_status(const Config& config) {
 
 int run_daemon(Config config, const ProcessHooks& hooks) {
   const util::TimePoint started = util::system_now();
+  const auto started_steady = std::chrono::steady_clock::now();
   auto signals = ProcessSignals::block();
   if (!signals) {
     spdlog::critical("{}", signals.error());
@@ -244,7 +245,7 @@ int run_daemon(Config config, const ProcessHooks& hooks) {
   }
   Metrics metrics(MTASTSD_VERSION, started);
   const ProcessResources process{stores->env, *stores->policies, *stores->tlsrpt, *stores->validations, listeners,
-                                 metrics, started};
+                                 metrics, started, started_steady};
 
   std::optional<Config> previous;  // while a reloaded configuration starts: the one to go back to
   for (;;) {
