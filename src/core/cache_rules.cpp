@@ -10,7 +10,10 @@
 //    left to expire and are eventually dropped;
 //  - a DANE verdict lives as long as the DNS answers it was made from (their
 //    lowest TTL, within configured bounds); a verdict that could not be made
-//    (temp_error) is retried after dns_error_retry.
+//    (temp_error) is retried after dns_error_retry;
+//  - a time stamp ahead of now was written before the wall clock went back: what
+//    it puts off (an id check, a cached "no policy", a fetch back-off, a DANE
+//    verdict's re-check) is due at once instead of after the jump's length.
 #include "core/cache_rules.hpp"
 
 #include <algorithm>
@@ -22,9 +25,12 @@ bool has_valid_policy(const CacheRecord* record, util::TimePoint now) {
   return record != nullptr && record->policy_valid_at(now);
 }
 
+// `stamp` lies ahead of now: the wall clock went back since it was written.
+bool clock_went_back_since(util::TimePoint stamp, util::TimePoint now) { return stamp > now; }
+
 // A fetch of `id` failed and its back-off has not elapsed (RFC 8461 sec. 3.3).
 bool fetch_backed_off(const CacheRecord& r, std::string_view id, util::TimePoint now) {
-  return !r.failed_id.empty() && r.failed_id == id && now < r.next_retry;
+  return !r.failed_id.empty() && r.failed_id == id && now < r.next_retry && !clock_went_back_since(r.failed_at, now);
 }
 
 // Cached "no policy" answers last as long as the DNS said (the negative TTL for
@@ -41,12 +47,14 @@ LookupPlan plan_lookup(const CacheRecord* record, util::TimePoint now, const Cac
   // turn every lookup into an LMDB write; a missing record is always written.
   plan.touch = record == nullptr || now - record->last_used >= s.last_used_granularity;
   if (record == nullptr) return plan;
+  const bool clock_went_back = clock_went_back_since(record->last_id_check, now);
   if (record->policy_valid_at(now)) {
     plan.answer = LookupAnswer::policy;
     // RFC 8461 sec. 5.1: look for a changed id while serving the cached policy.
-    plan.refresh_in_background = now - record->last_id_check >= s.id_check_interval;
+    plan.refresh_in_background = clock_went_back || now - record->last_id_check >= s.id_check_interval;
   } else if (now < record->negative_until) {
     plan.answer = LookupAnswer::no_policy;
+    plan.refresh_in_background = clock_went_back;
   }
   return plan;
 }
@@ -140,7 +148,8 @@ DanePlan plan_dane(const CacheRecord* record, util::TimePoint now) {
   // Resolving again before expiry keeps domains in steady use from ever waiting
   // for a DANE resolution (the idea of unbound's "prefetch").
   const auto life = record->dane->valid_until - record->dane->checked_at;
-  plan.refresh_in_background = now >= record->dane->valid_until - life / 4;
+  plan.refresh_in_background =
+      now >= record->dane->valid_until - life / 4 || clock_went_back_since(record->dane->checked_at, now);
   return plan;
 }
 

@@ -34,7 +34,8 @@ enum class LookupAnswer {
 };
 struct LookupPlan {
   LookupAnswer answer = LookupAnswer::resolve;
-  bool refresh_in_background = false;  // answer from cache, but start a TXT check
+  bool refresh_in_background = false;  // answer from cache, but start a TXT check (also when the
+                                       // record was written before the wall clock went back)
   bool touch = false;                  // set last_used = now on the record written back (coarse;
                                        // always true without a record, so a resolved one gets it)
 };
@@ -84,7 +85,8 @@ enum class DaneAction {
 };
 struct DanePlan {
   DaneAction action = DaneAction::resolve;
-  bool refresh_in_background = false;  // valid, but in the last quarter of its life: resolve ahead
+  bool refresh_in_background = false;  // valid, but in the last quarter of its life (or made before
+                                       // the wall clock went back): resolve ahead
 };
 DanePlan plan_dane(const CacheRecord* record, util::TimePoint now);
 // The decision as cached: for its DNS TTL clamped to [dane_ttl_min, dane_ttl_max];

@@ -1,9 +1,12 @@
 // The accept step shared by mtastsd's stream servers (socketmap, control,
 // metrics): a failed accept (EMFILE/ENFILE: out of descriptors, ECONNABORTED) is
-// logged and retried after kAcceptRetry, so that a listener survives resource
-// exhaustion instead of ending its loop; a closed acceptor (stop()) ends it.
+// retried every kAcceptRetry, so that a listener survives resource exhaustion
+// instead of ending its loop; a closed acceptor (stop()) ends it. A run of
+// failures is logged twice, when it starts and when accepting works again, not
+// once per retry.
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string_view>
 #include <boost/asio/awaitable.hpp>
@@ -23,12 +26,18 @@ template <class Acceptor>
 boost::asio::awaitable<std::optional<typename Acceptor::protocol_type::socket>> accept_next(Acceptor& acceptor,
                                                                                           std::string_view server) {
   namespace asio = boost::asio;
+  std::size_t failures = 0;
   for (;;) {
     boost::system::error_code ec;
     auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) co_return std::move(socket);
+    if (!ec) {
+      if (failures > 0) spdlog::info("{}: accepting again after {} failed attempt(s)", server, failures);
+      co_return std::move(socket);
+    }
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return std::nullopt;
-    spdlog::warn("{}: accept failed: {}; retrying in {} ms", server, ec.message(), kAcceptRetry.count());
+    if (failures++ == 0)
+      spdlog::warn("{}: accept failed: {}; retrying every {} ms until it works", server, ec.message(),
+                   kAcceptRetry.count());
     asio::steady_timer retry(acceptor.get_executor(), kAcceptRetry);
     co_await retry.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }

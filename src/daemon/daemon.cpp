@@ -33,6 +33,10 @@ void raise_fd_limit(std::size_t wanted) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
   const rlim_t target = std::min<rlim_t>(lim.rlim_max, static_cast<rlim_t>(wanted));
+  if (target < wanted)
+    spdlog::warn("the open files limit is {}, below the {} that server.max_connections needs: connections beyond "
+                 "what it allows wait until others close (raise LimitNOFILE, or lower max_connections)",
+                 lim.rlim_max, wanted);
   if (lim.rlim_cur >= target) return;
   lim.rlim_cur = target;
   if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) spdlog::warn("cannot raise the open files limit to {}", target);
@@ -205,6 +209,7 @@ std::string ready_status(const Config& config) {
 
 int run_daemon(Config config, const ProcessHooks& hooks) {
   const util::TimePoint started = util::system_now();
+  const auto started_steady = std::chrono::steady_clock::now();
   auto signals = ProcessSignals::block();
   if (!signals) {
     spdlog::critical("{}", signals.error());
@@ -243,7 +248,7 @@ int run_daemon(Config config, const ProcessHooks& hooks) {
   }
   Metrics metrics(MTASTSD_VERSION, started);
   const ProcessResources process{stores->env, *stores->policies, *stores->tlsrpt, *stores->validations, listeners,
-                                 metrics, started};
+                                 metrics, started, started_steady};
 
   std::optional<Config> previous;  // while a reloaded configuration starts: the one to go back to
   for (;;) {

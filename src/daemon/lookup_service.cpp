@@ -93,7 +93,8 @@ Metrics::DaneLevel dane_level(const core::SocketmapReply& reply) {
 
 LookupService::LookupService(asio::any_io_executor ex, const Config& config, io::PolicyStore& store,
                              io::DnsResolver& dns, io::PolicyFetcher& fetcher, Metrics& metrics, util::NowFn now)
-    : ex_(std::move(ex)),
+    : ex_(ex),
+      write_failed_(std::move(ex), "cache write failed, answers stay correct but are not cached"),
       config_(config),
       store_(store),
       dns_(dns),
@@ -116,8 +117,7 @@ std::optional<core::CacheRecord> LookupService::read_record(const std::string& d
 
 void LookupService::write_record(const std::string& domain, const core::CacheRecord& record) {
   if (auto put = store_.put(domain, record); !put)
-    spdlog::error("cache write for {} failed ({}: {}); answers stay correct but are not cached", domain,
-                  io::to_string(put.error().kind), put.error().detail);
+    write_failed_.note(fmt::format("{} ({}: {})", domain, io::to_string(put.error().kind), put.error().detail));
 }
 
 void LookupService::note_unknown_profile(const std::string& name) {

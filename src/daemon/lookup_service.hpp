@@ -25,6 +25,7 @@
 #include "core/socketmap_request.hpp"
 #include "daemon/config.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/throttled_warning.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/policy_fetcher.hpp"
 #include "io/policy_store.hpp"
@@ -129,6 +130,9 @@ class LookupService {
   std::size_t resolutions_since_trim_ = 0;
 
   boost::asio::any_io_executor ex_;
+  // A cache that refuses writes (map full, disk gone read-only) fails every resolution's
+  // write, and every lookup of a cached domain retries its id check: one line per 10 s.
+  ThrottledWarning write_failed_;
   const Config& config_;
   io::PolicyStore& store_;
   io::DnsResolver& dns_;

@@ -168,7 +168,7 @@ MxValidation set_up_mx_validation(asio::any_io_executor ex, const Config& config
 namespace {
 // The members of `mtastsctl status`'s reply.
 nlohmann::json daemon_status(const Config& config, const ProcessResources& process, const ReportScheduler* scheduler) {
-  const util::TimePoint now = util::system_now();
+  const auto uptime = std::chrono::steady_clock::now() - process.started_steady;
   nlohmann::json listeners = nlohmann::json::array();
   for (const ListenerId& id : process.listeners.bound())
     listeners.push_back({{"role", to_string(id.role)}, {"address", id.where}});
@@ -177,7 +177,7 @@ nlohmann::json daemon_status(const Config& config, const ProcessResources& proce
           {"pid", ::getpid()},
           {"config", config.source},
           {"started_at", util::to_unix(process.started)},
-          {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(now - process.started).count()},
+          {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
           {"cache_entries", entries ? nlohmann::json(*entries) : nlohmann::json(nullptr)},
           {"listeners", std::move(listeners)},
           {"next_report_run", scheduler ? nlohmann::json(util::to_unix(scheduler->next_run())) : nullptr}};

@@ -36,6 +36,8 @@ struct ProcessResources {
   const ListenerSet& listeners;
   Metrics& metrics;         // counters survive reloads (Prometheus expects them monotonic)
   util::TimePoint started;  // when the process started (mtastsctl status)
+  // The same moment on the steady clock: the uptime, right whatever the wall clock does.
+  std::chrono::steady_clock::time_point started_steady;
 };
 
 class Services {

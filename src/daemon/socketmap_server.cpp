@@ -87,7 +87,9 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
     util::NetstringDecoder decoder(kMaxQueryBytes);
     asio::steady_timer idle(ex);
     std::array<char, 4096> buf;
-    // Idle watchdog: closes the socket when no request arrives in time.
+    // Idle watchdog: closes the socket when no whole request has arrived idle_timeout after the
+    // accept or the previous reply. It is not re-armed by a partial request, so a client trickling
+    // one byte at a time (slowloris) cannot hold the connection longer than one that sends nothing.
     auto arm_idle = [&] {
       idle.expires_after(config.idle_timeout);
       idle.async_wait([&socket](error_code ec) {
@@ -99,11 +101,12 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
     };
     try {
       bool open = true;
+      bool idle_armed = false;
       while (open && !stopping) {
-        arm_idle();
+        if (!idle_armed) arm_idle();
+        idle_armed = true;
         error_code ec;
         std::size_t n = co_await socket.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-        idle.cancel();
         if (ec) break;  // EOF, reset, idle close
         decoder.feed(std::string_view(buf.data(), n));
         for (;;) {
@@ -115,6 +118,8 @@ struct SocketmapServer::Impl : std::enable_shared_from_this<SocketmapServer::Imp
             break;
           }
           if (!*next) break;  // need more bytes
+          idle.cancel();
+          idle_armed = false;
           busy = true;
           const std::string reply = co_await handle(**next);
           co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(use_awaitable, ec));

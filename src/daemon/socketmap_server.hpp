@@ -1,7 +1,8 @@
 // The socketmap server Postfix talks to (socketmap_table(5)): unix stream and
 // loopback TCP listeners, one coroutine per connection, netstring framing with
 // Postfix's limits, requests answered strictly in order (Postfix sends one at a
-// time; pipelined ones are queued in the read buffer), idle connections closed.
+// time; pipelined ones are queued in the read buffer), a connection closed when no whole
+// request has come idle_timeout after the accept or the previous reply (idle or trickling).
 // Open connections are the mtastsd_connections gauge.
 #pragma once
 #include <cstddef>

@@ -109,7 +109,13 @@ std::unexpected<StoreError> StoreEnv::failure(std::string_view what, const lmdb:
 
 void StoreEnv::sync() {
   if (read_only_) return;
-  if (auto synced = env_.sync(); !synced) spdlog::warn("cache {}: sync failed: {}", path_, synced.error().message);
+  auto synced = env_.sync();
+  if (synced) {
+    if (failed_syncs_ > 0) spdlog::info("cache {}: sync works again after {} failed attempt(s)", path_, failed_syncs_);
+    failed_syncs_ = 0;
+  } else if (failed_syncs_++ == 0) {
+    spdlog::warn("cache {}: sync failed: {}; logged again when it works", path_, synced.error().message);
+  }
 }
 
 }  // namespace mtastsd::io

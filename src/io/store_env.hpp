@@ -18,6 +18,7 @@
 // instead of being created with the wrong owner.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <expected>
 #include <memory>
 #include <optional>
@@ -66,7 +67,9 @@ class StoreEnv {
   // An LMDB error of an operation on this environment (map_full or io).
   std::unexpected<StoreError> failure(std::string_view what, const util::lmdb::Error& e) const;
 
-  // Flush committed data to disk (MDB_NOSYNC); failures are logged. No-op when read-only.
+  // Flush committed data to disk (MDB_NOSYNC). No-op when read-only. A run of failures (a
+  // disk gone read-only: the daemon syncs every second) is logged when it starts and when
+  // syncing works again, not once per call.
   void sync();
 
  private:
@@ -74,6 +77,7 @@ class StoreEnv {
       : path_(std::move(path)), read_only_(read_only), env_(std::move(env)) {}
   std::string path_;
   bool read_only_;
+  std::uint64_t failed_syncs_ = 0;  // of the current run of failures
   util::lmdb::Env env_;
 };
 

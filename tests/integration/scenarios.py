@@ -509,5 +509,19 @@ SCENARIOS += [
 ]
 # --- end of hostile policy servers ---
 
+# --- fault tests (test_faults.py) ---
+# Fresh domains: each is looked up first after a fault, to show the daemon still resolves.
+FAULT_FRESH = tuple(f"fault-new-{n}.example" for n in range(1, 17))
+# A policy of about 45 KB (1,500 MX patterns, under the 64 KiB fetch cap): its cache record needs
+# more contiguous LMDB pages than a nearly full map has left (test_faults.py, map full).
+FAULT_BIG_MX = tuple(f"mx{n}.fault-big.example" for n in range(1500))
+SCENARIOS += [_std(d, f"fresh{n}") for n, d in enumerate(FAULT_FRESH, start=1)]
+SCENARIOS += [
+    _std("fault-big.example", "big1", policy=policy("enforce", FAULT_BIG_MX)),
+    # max_age one hour: the fake clock jumps past it (a day or two from real time is the rig's limit).
+    _std("fault-clock.example", "clock1", policy=enforce("fault-clock.example", max_age=3600)),
+]
+# --- end of fault tests ---
+
 BY_DOMAIN = {s.domain: s for s in SCENARIOS}
 assert len(BY_DOMAIN) == len(SCENARIOS), "duplicate scenario domain"

@@ -204,11 +204,18 @@ class Dns:
         self.nsd.wait_ready(lambda: udp_dns_answers(self.nsd_address))
 
         self.unbound_conf = self.dir / "unbound.conf"
-        self.unbound_conf.write_text(UNBOUND_CONF.format(address=self.unbound_address, dir=self.dir,
-                                                         anchor=self.anchor_file, nsd_address=self.nsd_address))
-        self.unbound = Daemon("unbound", ["unbound", "-d", "-c", str(self.unbound_conf)],
-                              self.dir / "unbound.stderr").start()
-        self.unbound.wait_ready(lambda: udp_dns_answers(self.unbound_address))
+        self.unbound = self.start_resolver(self.unbound_address, self.dir)
+
+    def start_resolver(self, address: str, directory: Path) -> Daemon:
+        """A validating unbound like the rig's (same trust anchor, same stub zone) on `address`, its
+        files in `directory`: the rig's own, or one a test may stop or freeze (test_faults.py)
+        without touching the resolver every other test uses. The caller stops it (by PID)."""
+        conf = directory / "unbound.conf"
+        conf.write_text(UNBOUND_CONF.format(address=address, dir=directory, anchor=self.anchor_file,
+                                            nsd_address=self.nsd_address))
+        resolver = Daemon("unbound", ["unbound", "-d", "-c", str(conf)], directory / "unbound.stderr").start()
+        resolver.wait_ready(lambda: udp_dns_answers(address))
+        return resolver
 
     def stop(self) -> None:
         for d in (self.unbound, self.nsd):

@@ -27,6 +27,14 @@ class SocketmapClient:
             self.sock.connect(str(address))
         self.buffer = b""
 
+    @classmethod
+    def over(cls, sock: socket.socket) -> "SocketmapClient":
+        """A client on a socket that is already connected (tests holding many raw connections)."""
+        client = cls.__new__(cls)
+        client.sock = sock
+        client.buffer = b""
+        return client
+
     def close(self) -> None:
         self.sock.close()
 

@@ -72,6 +72,22 @@ TEST(PlanLookup, NegativeAnswerUntilNegativeUntil) {
   EXPECT_EQ(plan_lookup(&r, T0 + Seconds(600), settings()).answer, LookupAnswer::resolve);
 }
 
+// The wall clock went back an hour after the record was written: what it timed is due now.
+TEST(PlanLookup, IdCheckIsDueWhenTheClockWentBack) {
+  const CacheRecord r = cached_policy();  // last_id_check = T0
+  const LookupPlan plan = plan_lookup(&r, T0 - hours(1), settings());
+  EXPECT_EQ(plan.answer, LookupAnswer::policy);  // still served
+  EXPECT_TRUE(plan.refresh_in_background);
+}
+
+TEST(PlanLookup, NegativeAnswerIsRecheckedWhenTheClockWentBack) {
+  const CacheRecord r = apply_txt(nullptr, absent(Seconds(600)), T0, settings());
+  const LookupPlan plan = plan_lookup(&r, T0 - hours(1), settings());
+  EXPECT_EQ(plan.answer, LookupAnswer::no_policy);  // answered as cached, not stretched by the jump
+  EXPECT_TRUE(plan.refresh_in_background);
+  EXPECT_FALSE(plan_lookup(&r, T0 + Seconds(1), settings()).refresh_in_background);
+}
+
 TEST(PlanLookup, TouchAtMostOncePerGranularity) {
   CacheRecord r = cached_policy();
   r.last_used = T0;
@@ -116,6 +132,11 @@ TEST(ShouldFetch, FailedIdBackedOffUntilNextRetry) {
   EXPECT_TRUE(should_fetch(&failed, found("A"), T0 + Seconds(300), false));
   // A different id is a different policy: not blocked.
   EXPECT_TRUE(should_fetch(&failed, found("B"), T0 + Seconds(1), false));
+}
+
+TEST(ShouldFetch, BackOffEndsWhenTheClockWentBack) {
+  const CacheRecord failed = apply_fetch_failure(nullptr, found("A"), fetch_error(), T0, settings());
+  EXPECT_TRUE(should_fetch(&failed, found("A"), T0 - hours(1), false));
 }
 
 // ---------------------------------------------------------------- apply_fetch_success
@@ -485,6 +506,13 @@ TEST(PlanDane, CachedUntilValidUntilAndRefreshedInItsLastQuarter) {
   plan = plan_dane(&r, T0 + Seconds(400));
   EXPECT_EQ(plan.action, DaneAction::resolve);
   EXPECT_FALSE(plan.refresh_in_background);
+}
+
+TEST(PlanDane, VerdictIsResolvedAheadWhenTheClockWentBack) {
+  const CacheRecord r = apply_dane(nullptr, dane_decision(DaneVerdict::dane, Seconds(400)), T0, settings());
+  const DanePlan plan = plan_dane(&r, T0 - hours(1));
+  EXPECT_EQ(plan.action, DaneAction::use_cached);
+  EXPECT_TRUE(plan.refresh_in_background);
 }
 
 TEST(PlanDane, TempErrorIsCachedLikeAnyVerdict) {
