@@ -4,7 +4,7 @@
 // server trickling bytes still ends at the deadline. Addresses come from our own
 // DnsResolver, so the daemon's DNS settings apply, and are tried in order until one
 // accepts the TCP connection; what happens on that connection is final.
-// Limits: settings.max_body for the body, kHeaderLimit for the header. The body is
+// Limits: settings.max_body for the body, kMaxPolicyHeaderBytes for the header. The body is
 // returned unparsed; redirects are never followed.
 #include "io/policy_fetcher.hpp"
 
@@ -27,8 +27,6 @@ using Result = std::expected<FetchedPolicy, core::FetchFailed>;
 
 constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";  // RFC 8461 sec. 3.3
 constexpr std::uint16_t kHttpsPort = 443;
-// Our own cap on the response header (RFC 8461 sets none); a policy host needs a few hundred bytes.
-constexpr std::uint32_t kHeaderLimit = 8 * 1024;
 #ifdef MTASTSD_VERSION
 constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
 #else
@@ -124,7 +122,7 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   // The header first: status and media type decide before any body is read.
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.header_limit(kHeaderLimit);
+  parser.header_limit(kMaxPolicyHeaderBytes);
   parser.body_limit(settings.max_body);  // RFC 8461 sec. 3.3 suggests 64 KiB
   co_await http::async_read_header(stream, buffer, parser, capture);
   // A Content-Length over the limit fails here, after the header was parsed.
