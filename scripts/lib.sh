@@ -6,8 +6,8 @@ MTASTSD_BUILD_PACKAGES="cmake ninja-build g++ pkg-config libboost-dev libssl-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libidn2-dev nlohmann-json3-dev dns-root-data ca-certificates
   zlib1g-dev libopendkim-dev libcurl4-openssl-dev libsystemd-dev prometheus-cpp-dev"
 # The fuzz build (scripts/fuzz): clang 16, the first that compiles libstdc++ 12's std::expected,
-# and its compiler-rt (libFuzzer, ASan, UBSan).
-MTASTSD_FUZZ_PACKAGES="clang-16 libclang-rt-16-dev"
+# its compiler-rt (libFuzzer, ASan, UBSan), and llvm-symbolizer for readable sanitizer reports.
+MTASTSD_FUZZ_PACKAGES="clang-16 libclang-rt-16-dev llvm-16"
 # Test dependencies: unit tests, the network-namespace rig, Google Benchmark (bench/ is built there
 # too), and the fuzz build.
 MTASTSD_TEST_PACKAGES="$MTASTSD_FUZZ_PACKAGES libgtest-dev libgmock-dev libbenchmark-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl

@@ -6,6 +6,7 @@
 // or more; the same text gives the same verdict twice.
 #include <algorithm>
 #include <string>
+#include <utility>  // before Asio (Boost 1.74), which daemon/config.hpp includes
 #include "daemon/config.hpp"
 #include "fuzz_support.hpp"
 

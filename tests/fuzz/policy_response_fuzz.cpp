@@ -45,7 +45,11 @@ bool read(http::response_parser<http::string_body>& parser, Connection& c, bool 
       if (ec) return false;
     }
     if (used > 0) continue;
-    if (c.unread.empty()) {  // the server closed the connection
+    if (c.unread.empty()) {  // the server closed the connection: what Beast's read does then
+      if (!parser.got_some()) {
+        ec = http::error::end_of_stream;
+        return false;
+      }
       parser.put_eof(ec);
       return !ec;
     }
