@@ -5,8 +5,12 @@
 MTASTSD_BUILD_PACKAGES="cmake ninja-build g++ pkg-config libboost-dev libssl-dev libunbound-dev libevent-dev liblmdb-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libidn2-dev nlohmann-json3-dev dns-root-data ca-certificates
   zlib1g-dev libopendkim-dev libcurl4-openssl-dev libsystemd-dev prometheus-cpp-dev"
-# Test dependencies: unit tests, the network-namespace rig, and Google Benchmark (bench/ is built there too).
-MTASTSD_TEST_PACKAGES="libgtest-dev libgmock-dev libbenchmark-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl
+# The fuzz build (scripts/fuzz): clang 16, the first that compiles libstdc++ 12's std::expected,
+# its compiler-rt (libFuzzer, ASan, UBSan), and llvm-symbolizer for readable sanitizer reports.
+MTASTSD_FUZZ_PACKAGES="clang-16 libclang-rt-16-dev llvm-16"
+# Test dependencies: unit tests, the network-namespace rig, Google Benchmark (bench/ is built there
+# too), and the fuzz build.
+MTASTSD_TEST_PACKAGES="$MTASTSD_FUZZ_PACKAGES libgtest-dev libgmock-dev libbenchmark-dev lmdb-utils nsd unbound ldnsutils nginx-light iproute2 openssl
   python3 python3-pytest dnsutils procps debootstrap debian-archive-keyring postfix python3-aiosmtpd python3-dkim
   python3-jsonschema faketime"
 

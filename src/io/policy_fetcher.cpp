@@ -5,7 +5,7 @@
 // DnsResolver, so the daemon's DNS settings apply, and are tried in order until one
 // accepts the TCP connection; what happens on that connection is final. With
 // settings.refuse_special_addresses, special-purpose addresses are never tried.
-// Limits: settings.max_body for the body, kHeaderLimit for the header, kReadBufferLimit
+// Limits: settings.max_body for the body, kMaxPolicyHeaderBytes for the header, kReadBufferLimit
 // for what must be buffered whole (chunk-size lines, trailers). The body is returned
 // unparsed; redirects are never followed; a server's renegotiation is refused (io/tls_client).
 #include "io/policy_fetcher.hpp"
@@ -29,13 +29,11 @@ using Result = std::expected<FetchedPolicy, core::FetchFailed>;
 
 constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";  // RFC 8461 sec. 3.3
 constexpr std::uint16_t kHttpsPort = 443;
-// Our own cap on the response header (RFC 8461 sets none); a policy host needs a few hundred bytes.
-constexpr std::uint32_t kHeaderLimit = 8 * 1024;
 // Our own cap on unparsed bytes held at once. Beast's parser consumes body bytes as they
 // come but keeps a chunk-size line with its extensions (RFC 9112 sec. 7.1.1) and the
 // trailer section (sec. 7.1.2) whole in the read buffer, with no limit of its own: they
 // get the header's allowance, which nothing a policy host sends needs to exceed.
-constexpr std::size_t kReadBufferLimit = kHeaderLimit;
+constexpr std::size_t kReadBufferLimit = kMaxPolicyHeaderBytes;
 #ifdef MTASTSD_VERSION
 constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
 #else
@@ -138,7 +136,7 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   // The header first: status and media type decide before any body is read.
   beast::flat_buffer buffer(kReadBufferLimit);
   http::response_parser<http::string_body> parser;
-  parser.header_limit(kHeaderLimit);
+  parser.header_limit(kMaxPolicyHeaderBytes);
   parser.body_limit(settings.max_body);  // RFC 8461 sec. 3.3 suggests 64 KiB
   co_await http::async_read_header(stream, buffer, parser, capture);
   // A Content-Length over the limit fails here, after the header was parsed.

@@ -2,12 +2,17 @@
 // so they are tested apart from the network: status 200 only, redirects never
 // followed, media type text/plain. The body is not looked at here.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include "core/cache_rules.hpp"  // FetchFailed
 
 namespace mtastsd::io {
+
+// Our own cap on a policy response's header (RFC 8461 sets none); a policy host
+// needs a few hundred bytes. The body's cap is FetchSettings::max_body.
+inline constexpr std::uint32_t kMaxPolicyHeaderBytes = 8 * 1024;
 
 // RFC 8461 sec. 3.3: media type "text/plain", parameters (charset) allowed;
 // RFC 9110 sec. 8.3.1: type and subtype are case-insensitive.

@@ -1,8 +1,13 @@
 // RFC 8461 sec. 3.3 response rules: status, redirects, media type, and the
-// sanitising of server-supplied text.
+// sanitising of server-supplied text; Beast's response parser with the fetcher's limits.
 #include "io/policy_response.hpp"
 
+#include <utility>  // before Asio (Boost 1.74)
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <gtest/gtest.h>
+#include "io/policy_fetcher.hpp"
 
 namespace mtastsd::io {
 namespace {
@@ -79,6 +84,30 @@ TEST(Printable, CappedAtLimit) {
   EXPECT_EQ(printable(longer), std::string(kPrintableLimit, 'x') + "...");
   const std::string exact(kPrintableLimit, 'y');
   EXPECT_EQ(printable(exact), exact);
+}
+
+// Regression (tests/fuzz/policy_response_fuzz): the bytes reach the parser as Beast's read
+// loop hands them over, all that is buffered after each read; here one byte per read. The
+// empty chunked body's "0\r\n" and its closing CRLF in separate reads tripped a wrong
+// assertion of Boost 1.74 (util/boost_assert.cpp) and aborted builds without NDEBUG.
+TEST(PolicyResponseParser, EmptyChunkedBodyArrivingByteByByte) {
+  namespace http = boost::beast::http;
+  http::response_parser<http::string_body> parser;
+  parser.header_limit(kMaxPolicyHeaderBytes);
+  parser.body_limit(FetchSettings{}.max_body);
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+  std::string buffered;
+  for (const char byte : response) {
+    ASSERT_FALSE(parser.is_done());
+    buffered += byte;
+    boost::system::error_code ec;
+    buffered.erase(0, parser.put(boost::asio::buffer(buffered), ec));
+    if (ec == http::error::need_more) continue;
+    ASSERT_FALSE(ec) << ec.message();
+  }
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_EQ(parser.get().result_int(), 200u);
+  EXPECT_EQ(parser.get().body(), "");
 }
 
 }  // namespace
