@@ -100,7 +100,7 @@ constexpr std::string_view tlsrpt_keys[] = {
     "retention_days", "organization_name", "contact_info", "submitter", "send_reports", "send_delay", "retry_period",
     "mail_from", "mail_transport", "smtp_relay", "smtp_helo", "smtp_require_starttls", "smtp_ca_file",
     "sendmail_command", "mail_timeout", "dkim_key_file", "dkim_selector", "dkim_domain", "https_ca_file",
-    "https_timeout"};
+    "https_timeout", "https_refuse_special_addresses"};
 constexpr std::string_view mx_validation_keys[] = {"enabled",   "interval",     "concurrency",     "helo_name",
                                                    "ca_file",   "step_timeout", "session_timeout", "count_as_sessions"};
 constexpr std::string_view profile_keys[] = {"dialect", "testing", "dane", "validate_enforce"};
@@ -725,6 +725,7 @@ void read_report_sending(Reader& r, const toml::table& table, TlsRptSettings& t)
   r.read_path(r.field(table, prefix, "https_ca_file"), sender.https.ca_file, true);
   r.read_duration_between(r.field(table, prefix, "https_timeout"), sender.https.timeout, Zero::rejected,
                           milliseconds::zero(), max_delivery_timeout);
+  r.read_bool(r.field(table, prefix, "https_refuse_special_addresses"), sender.https.refuse_special_addresses);
 }
 
 void read_tlsrpt(Reader& r, const toml::table& doc, TlsRptSettings& t) {

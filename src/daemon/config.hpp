@@ -97,6 +97,7 @@ struct TlsRptSettings {
   //   dkim_domain            -> sender.dkim.domain; "" = submitter
   //   https_ca_file          -> sender.https.ca_file
   //   https_timeout          -> sender.https.timeout (duration)
+  //   https_refuse_special_addresses -> sender.https.refuse_special_addresses
   io::ReportSenderSettings sender;
 };
 

@@ -3,7 +3,8 @@
 // OpenSSL on the event loop, WebPKI verification like the policy fetcher (io/tls_client).
 // One deadline (settings.timeout) bounds DNS, connecting, the handshake, the request and
 // the response header; the response body is not read (the status decides). Addresses come
-// from our DnsResolver and are tried in order until one accepts the connection.
+// from our DnsResolver and are tried in order until one accepts the connection; with
+// settings.refuse_special_addresses, special-purpose addresses are never tried.
 // Redirects are not followed (core::classify_http_status makes them permanent).
 #pragma once
 #include <chrono>
@@ -19,6 +20,9 @@ namespace mtastsd::io {
 struct HttpsUploadSettings {
   std::string ca_file;                          // "" = the system store
   std::chrono::milliseconds timeout{60000};     // ours, the same as a policy fetch's
+  // A recipient domain names the rua host: without this, its DNS could make us POST to
+  // services on our own host or network (as for policy hosts, io/policy_fetcher).
+  bool refuse_special_addresses = true;
 };
 
 class HttpsReportUploader {

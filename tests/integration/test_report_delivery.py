@@ -421,6 +421,15 @@ def test_https_certificate_for_another_name_is_temporary(world):
     assert not [r for r in records(world.https_record) if r["path"] == path], "nothing is sent unverified"
 
 
+def test_https_host_at_a_special_address_is_refused_when_asked(world):
+    path = f"/special-{uuid.uuid4().hex[:8]}"
+    result = send(world, f"https://{HTTPS_NAME}{path}", "--refuse-special-addresses")
+    assert result["result"] == "temporary", result
+    assert f"{HTTPS_ADDRESS} (loopback" in result["detail"], result
+    assert "tlsrpt.https_refuse_special_addresses" in result["detail"], result
+    assert not [r for r in records(world.https_record) if r["path"] == path], "nothing was posted"
+
+
 def test_https_refused_connection_unknown_host_and_silence_are_temporary(world):
     refused = send(world, f"https://{HTTPS_NAME}:{UNUSED_PORT}/tlsrpt")
     assert refused["result"] == "temporary" and "accepted a connection" in refused["detail"], refused

@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
   app.add_option("--ca-file", settings.https.ca_file, "CA file for https and STARTTLS");
   app.add_option("--dns", dns, "DNS forwarder for https hosts (default: /etc/resolv.conf)");
   app.add_option("--timeout-ms", timeout_ms, "deadline of the attempt");
+  // The daemon's default is to refuse; this tool's receivers are on loopback.
+  settings.https.refuse_special_addresses = false;
+  app.add_flag("--refuse-special-addresses", settings.https.refuse_special_addresses,
+               "never upload to an https host at a special-purpose address");
   app.add_option("--dkim-key", settings.dkim.key_file);
   app.add_option("--dkim-selector", settings.dkim.selector);
   app.add_option("--dkim-domain", settings.dkim.domain);

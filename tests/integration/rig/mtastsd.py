@@ -101,6 +101,8 @@ class Mtastsd:
             # changes those domains' TLS-RPT counts; test_testing_validation.py turns it on, the
             # other modules see Postfix's own view. The EHLO name is fixed, whatever the host's.
             "mx_validation": {"enabled": False, "helo_name": "sender.example"},
+            # The rig's https report receivers are on loopback too.
+            "tlsrpt": {"https_refuse_special_addresses": False},
             "profiles": {"tlsrpt": {"dialect": "postfix-tlsrpt"},
                          "testing-enforced": {"testing": "enforce"}},
         }

@@ -116,6 +116,7 @@ void expect_default_values(const Config& c) {
   EXPECT_EQ(sender.dkim.domain, "");
   EXPECT_EQ(sender.https.ca_file, "");
   EXPECT_EQ(sender.https.timeout, seconds(60));
+  EXPECT_TRUE(sender.https.refuse_special_addresses);
   ASSERT_THAT(c.profiles, SizeIs(1));
   const Profile& p = c.profiles.at("default");
   EXPECT_EQ(p.name, "default");
@@ -227,6 +228,7 @@ dkim_selector = "tlsrpt2026"
 dkim_domain = "Example.NET"
 https_ca_file = "/etc/ssl/upload-ca.pem"
 https_timeout = "90s"
+https_refuse_special_addresses = false
 
 [mx_validation]
 enabled = false
@@ -311,6 +313,7 @@ validate_enforce = true
   EXPECT_EQ(sender.dkim.domain, "example.net");
   EXPECT_EQ(sender.https.ca_file, "/etc/ssl/upload-ca.pem");
   EXPECT_EQ(sender.https.timeout, seconds(90));
+  EXPECT_FALSE(sender.https.refuse_special_addresses);
   ASSERT_THAT(c.profiles, SizeIs(2));
   const Profile& p = c.profiles.at("postfix310");
   EXPECT_EQ(p.name, "postfix310");
