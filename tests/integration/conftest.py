@@ -20,6 +20,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,19 @@ signal.signal(signal.SIGTERM, _terminate_on_sigterm)
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # many-connection tests
 
+# A sanitized build (-DMTASTSD_SANITIZE, issue 8): every program of ours started from here
+# writes its sanitizer reports to files in one directory, where none can be lost (a leak report
+# at exit, a tool whose stderr a test discards). A test after which a report appears fails with
+# it; one that appears later (a module's daemon shutting down) fails the session.
+SANITIZER_REPORTS = Path(tempfile.mkdtemp(prefix="mtastsd-sanitizer-"))
+for _variable, _extra in (("ASAN_OPTIONS", ""), ("UBSAN_OPTIONS", "print_stacktrace=1"), ("TSAN_OPTIONS", "")):
+    _options = [os.environ.get(_variable, ""), _extra, f"log_path={SANITIZER_REPORTS}/report"]
+    os.environ[_variable] = ":".join(option for option in _options if option)
+
+
+def _sanitizer_report_text(paths) -> str:
+    return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-6000:]}" for path in paths)
+
 
 def pytest_collection_modifyitems(session, config, items):
     """The rig checks itself first: if it is broken, mtastsd failures mean nothing."""
@@ -81,6 +95,23 @@ def pytest_sessionfinish(session, exitstatus):
     leftovers = procs.terminate_leftover_children()
     if leftovers:
         print(f"\nintegration: ended leftover processes {leftovers}", file=sys.stderr)
+    reports = sorted(SANITIZER_REPORTS.iterdir())
+    if reports:
+        print(f"\nintegration: sanitizer reports in {SANITIZER_REPORTS}:\n{_sanitizer_report_text(reports)}",
+              file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    else:
+        SANITIZER_REPORTS.rmdir()
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_report():
+    """Fails the test after which a sanitizer report appeared (see SANITIZER_REPORTS)."""
+    before = set(SANITIZER_REPORTS.iterdir())
+    yield
+    new = sorted(set(SANITIZER_REPORTS.iterdir()) - before)
+    if new:
+        pytest.fail(f"sanitizer report(s) during this test:\n{_sanitizer_report_text(new)}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
