@@ -63,9 +63,11 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))  # many-con
 # A sanitized build (-DMTASTSD_SANITIZE, issue 8): every program of ours started from here
 # writes its sanitizer reports to files in one directory, where none can be lost (a leak report
 # at exit, a tool whose stderr a test discards). A test after which a report appears fails with
-# it; one that appears later (a module's daemon shutting down) fails the session.
+# it; one that appears later (a module's daemon shutting down) fails the session. The fake
+# clock (rig/fake_clock.py) is an LD_PRELOAD library, which ASan tolerates only when told.
 SANITIZER_REPORTS = Path(tempfile.mkdtemp(prefix="mtastsd-sanitizer-"))
-for _variable, _extra in (("ASAN_OPTIONS", ""), ("UBSAN_OPTIONS", "print_stacktrace=1"), ("TSAN_OPTIONS", "")):
+for _variable, _extra in (("ASAN_OPTIONS", "verify_asan_link_order=0"), ("UBSAN_OPTIONS", "print_stacktrace=1"),
+                          ("TSAN_OPTIONS", "")):
     _options = [os.environ.get(_variable, ""), _extra, f"log_path={SANITIZER_REPORTS}/report"]
     os.environ[_variable] = ":".join(option for option in _options if option)
 

@@ -146,17 +146,21 @@ def test_kill9_during_heavy_writes_loses_nothing_acknowledged(start_mtastsd, rig
                     return  # the kill
                 sent[0] += 1
 
-    workers = [threading.Thread(target=look_up) for _ in range(16)] + [threading.Thread(target=report_sessions)]
-    for w in workers:
-        w.start()
+    # Counting first, until a count is committed; then the lookups, killed a quarter of the way
+    # through them (checked without mtastsctl, whose calls are slow in a sanitized build), so
+    # that cold resolutions are surely in flight as well as counts.
+    reporter = threading.Thread(target=report_sessions)
+    workers = [reporter]
+    reporter.start()
     try:
-        wait_until(lambda: len(answers) >= len(domains) // 2 and sent[0] > 0
-                   and counts(instance, report_domain).get("sts", (0, 0))[0] > 0, 60,
-                   "half the domains answered and TLS-RPT counts committed")
+        wait_until(lambda: counts(instance, report_domain).get("sts", (0, 0))[0] > 0, 60, "TLS-RPT counts committed")
+        committed = counts(instance, report_domain)["sts"][0]
+        workers += [threading.Thread(target=look_up) for _ in range(16)]
+        for w in workers[1:]:
+            w.start()
+        wait_until(lambda: len(answers) >= len(domains) // 4, 60, "a quarter of the domains answered")
         with lock:
             acknowledged = {d: r for d, r in answers.items() if r.startswith("OK secure")}
-        committed = counts(instance, report_domain)["sts"][0]
-        with lock:
             in_flight = len(domains) - len(answers)
         instance.kill9()
     finally:
@@ -177,7 +181,9 @@ def test_kill9_during_heavy_writes_loses_nothing_acknowledged(start_mtastsd, rig
     listed = {e["domain"]: e for e in instance.ctl_json("cache", "list")}
     for domain, reply in acknowledged.items():
         entry = listed.get(domain)
-        assert entry is not None and entry["state"] == "policy" and entry["mode"] == "enforce", (domain, entry)
+        # "expired": a policy of a few seconds' max_age (refresh.example) ran out before the restart.
+        assert entry is not None and entry["state"] in ("policy", "expired") and entry["mode"] == "enforce", \
+            (domain, entry)
         assert reply.startswith("OK secure match=" + ":".join(m.removeprefix("*") for m in entry["mx"])), \
             (domain, reply, entry)
     for domain, entry in listed.items():  # nothing stored that no resolution made, every record decodes

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import scenarios as sc
+from rig.mtastsd import env_for_memory_measurement
 from rig.procs import wait_until
 
 FETCH_TIMEOUT = 2.0
@@ -39,7 +40,8 @@ NO_POLICY = "no-record.example"
 def mtastsd(start_mtastsd):
     """Policy hosts at special-purpose addresses allowed, as the rig needs (its hosts are on
     127.0.0.0/8). The cold budget exceeds the fetch timeout: each lookup waits for the outcome."""
-    instance = start_mtastsd({"fetch": {"timeout": "2s"}, "lookup": {"cold_budget": "8s"}})
+    instance = start_mtastsd({"fetch": {"timeout": "2s"}, "lookup": {"cold_budget": "8s"}},
+                             env=env_for_memory_measurement())
     assert instance.lookup(VALID) == sc.secure_answer(VALID)  # DNS, TLS and the cache warmed up
     return instance
 
