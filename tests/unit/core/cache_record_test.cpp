@@ -9,7 +9,7 @@
 #include "util/byte_codec.hpp"
 
 namespace mtastsd::core {
-namespace {
+namespace cache_record_test {
 
 using util::from_unix;
 
@@ -347,5 +347,5 @@ TEST(CacheRecord, UnknownExtraFieldsAreIgnored) {
   expect_equal(*decoded, full_record());
 }
 
-}  // namespace
+}  // namespace cache_record_test
 }  // namespace mtastsd::core
