@@ -195,7 +195,8 @@ TEST(CacheRecord, PolicyTextIsStoredOnlyWhenItIsNotItsLines) {
 
 TEST(CacheRecord, AnyBytesInStringsRoundTrip) {
   CacheRecord r;
-  r.failure_detail = std::string("bad \xff\xfe bytes \0 and a NUL", 30);
+  using namespace std::string_literals;
+  r.failure_detail = "bad \xff\xfe bytes \0 and a NUL"s;  // all 24 bytes, the NUL too
   const auto decoded = decode_cache_record(encode_cache_record(r));
   ASSERT_TRUE(decoded.has_value()) << decoded.error().detail;
   EXPECT_EQ(decoded->failure_detail, r.failure_detail);
