@@ -21,7 +21,6 @@
 #include "core/cache_record_legacy.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <limits>
 #include <utility>
@@ -38,25 +37,6 @@ constexpr std::uint64_t kHasFailure = 1u << 0;
 constexpr std::uint64_t kHasDane = 1u << 1;
 constexpr std::uint64_t kTextFromLines = 1u << 2;  // policy_text omitted: rebuilt from policy.lines
 constexpr std::uint64_t kKnownFlags = kHasFailure | kHasDane | kTextFromLines;
-
-// The policy modes as RFC 8461 sec. 3.2 spells them.
-constexpr std::array<std::pair<StsMode, std::string_view>, 3> kModeNames{{
-    {StsMode::enforce, "enforce"},
-    {StsMode::testing, "testing"},
-    {StsMode::none, "none"},
-}};
-
-std::string_view mode_name(StsMode m) {
-  for (const auto& [mode, name] : kModeNames)
-    if (mode == m) return name;
-  return "none";
-}
-
-std::optional<StsMode> mode_from_name(std::string_view s) {
-  for (const auto& [mode, name] : kModeNames)
-    if (name == s) return mode;
-  return std::nullopt;
-}
 
 std::string text_from_lines(const std::vector<std::string>& lines) {
   std::size_t size = 0;
@@ -167,7 +147,7 @@ class Reader {
   std::optional<CacheRecordCorrupt> error_;
 };
 
-std::optional<StsMode> mode_from(std::string_view s) { return mode_from_name(s); }
+std::optional<StsMode> mode_from(std::string_view s) { return sts_mode_from_string(s); }
 std::optional<FailureType> failure_from(std::string_view s) { return failure_type_from_string(s); }
 std::optional<DaneVerdict> verdict_from(std::string_view s) { return dane_verdict_from_string(s); }
 
@@ -231,7 +211,7 @@ std::string encode_cache_record(const CacheRecord& r) {
   out.number(r.consecutive_failures);
   out.text(r.policy_id);
   if (!text_from_lines) out.text(r.policy_text);
-  out.text(mode_name(r.policy.mode));
+  out.text(to_string(r.policy.mode));
   out.number(static_cast<std::uint64_t>(std::max<std::int64_t>(r.policy.max_age, 0)));
   out.list(r.policy.mx);
   out.list(r.policy.lines);

@@ -5,12 +5,11 @@
 #include <fmt/format.h>
 #include "core/cache_record_json.hpp"
 #include "core/next_hop.hpp"
+#include "util/ascii.hpp"
+#include "util/json_text.hpp"
 
 namespace mtastsd::core {
 namespace {
-
-// Never throws on text that is not UTF-8 (an error detail may quote a server's bytes).
-std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 // Prometheus data model (exposition formats, "Metric names and labels"):
 // metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]*.
@@ -18,8 +17,8 @@ bool is_name(std::string_view name, bool colon_allowed) {
   if (name.empty()) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
     const char c = name[i];
-    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon_allowed && c == ':');
-    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+    const bool letter = util::is_alpha(c) || c == '_' || (colon_allowed && c == ':');
+    if (!letter && !(i > 0 && util::is_digit(c))) return false;
   }
   return true;
 }
@@ -95,16 +94,16 @@ std::expected<ControlRequest, ControlRequestError> parse_control_request(std::st
 std::string encode_control_request(const ControlRequest& request) {
   nlohmann::json j{{"command", std::string(to_string(request.command))}};
   if (request.command == ControlCommand::refresh) j["domain"] = request.domain;
-  return dump(j);
+  return util::json_text(j);
 }
 
 std::string control_ok_reply(nlohmann::json members) {
   members["ok"] = true;
-  return dump(members);
+  return util::json_text(members);
 }
 
 std::string control_error_reply(std::string_view error) {
-  return dump({{"ok", false}, {"error", std::string(error)}});
+  return util::json_text(nlohmann::json{{"ok", false}, {"error", std::string(error)}});
 }
 
 std::string_view to_string(ControlReplyError e) {

@@ -28,6 +28,8 @@
 #include <utility>
 #include <fmt/format.h>
 
+#include "util/ascii.hpp"
+
 namespace mtastsd::core {
 namespace {
 
@@ -65,11 +67,7 @@ std::optional<unsigned> octet(std::string_view text) {
   return value;
 }
 
-bool is_hex(std::string_view text) {
-  return std::ranges::all_of(text, [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
-}
+bool is_hex_text(std::string_view text) { return std::ranges::all_of(text, util::is_hex_digit); }
 
 DaneDecision decided(DaneVerdict verdict, std::string reason, std::optional<util::Seconds> ttl) {
   DaneDecision d;
@@ -124,7 +122,7 @@ bool tlsa_usable(std::string_view record) {
   if (!usage || !selector || !mtype) return false;
   if (*usage != kUsageDaneTa && *usage != kUsageDaneEe) return false;
   if (*selector != kSelectorCert && *selector != kSelectorSpki) return false;
-  if (data.empty() || data.size() % 2 != 0 || !is_hex(data)) return false;
+  if (data.empty() || data.size() % 2 != 0 || !is_hex_text(data)) return false;
   const std::size_t octets = data.size() / 2;
   switch (*mtype) {
     case kMatchFull: return true;

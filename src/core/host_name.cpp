@@ -3,18 +3,15 @@
 
 #include <algorithm>
 
+#include "util/ascii.hpp"
+
 namespace mtastsd::core {
 namespace {
 
-bool is_let_dig(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 bool is_label(std::string_view label) {
   if (label.empty() || label.size() > kMaxLabelLength) return false;
-  if (!is_let_dig(label.front()) || !is_let_dig(label.back())) return false;
-  return std::ranges::all_of(label, [](char c) { return is_let_dig(c) || c == '-'; });
+  if (!util::is_alnum(label.front()) || !util::is_alnum(label.back())) return false;
+  return std::ranges::all_of(label, [](char c) { return util::is_alnum(c) || c == '-'; });
 }
 
 }  // namespace
@@ -29,7 +26,7 @@ bool is_host_name(std::string_view name) {
     if (dot == std::string_view::npos) break;
     rest.remove_prefix(dot + 1);
   }
-  return !std::ranges::all_of(last_label, is_digit);
+  return !std::ranges::all_of(last_label, util::is_digit);
 }
 
 std::string ascii_lowercase(std::string_view s) {

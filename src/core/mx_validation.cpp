@@ -13,12 +13,12 @@
 #include <nlohmann/json.hpp>
 #include "core/host_name.hpp"
 #include "util/json_fields.hpp"
+#include "util/json_text.hpp"
 
 namespace mtastsd::core {
 namespace {
 
 using Json = nlohmann::json;
-using Corrupt = std::unexpected<MxValidationsCorrupt>;
 
 // At most kMaxValidatedHosts hosts of kMaxAddressesPerHost checks, each with a detail
 // and a greeting capped by the probe (a few hundred octets): far below this.
@@ -29,34 +29,26 @@ constexpr std::int64_t kMaxUnixTime = std::int64_t{1} << 33;
 constexpr std::string_view kOk = "ok";
 constexpr std::string_view kUnreachable = "unreachable";
 
-Corrupt corrupt(std::string detail) { return Corrupt(MxValidationsCorrupt{std::move(detail)}); }
+std::unexpected<MxValidationsCorrupt> validations_corrupt(std::string detail) {
+  return std::unexpected(MxValidationsCorrupt{std::move(detail)});
+}
 
+// The field readers (util/json_fields) with their errors as MxValidationsCorrupt.
 template <typename T>
-std::expected<T, MxValidationsCorrupt> lift(std::expected<T, util::JsonFieldError> r) {
-  if (!r) return corrupt(std::move(r.error()));
-  return std::move(*r);
+auto validations_field(std::expected<T, util::JsonFieldError> r) {
+  return util::json_field_as<MxValidationsCorrupt>(std::move(r));
 }
 
 std::expected<util::TimePoint, MxValidationsCorrupt> read_time(const Json& obj, const char* key) {
-  auto n = lift(util::json_int(obj, key, 0, kMaxUnixTime));
-  if (!n) return Corrupt(n.error());
+  auto n = validations_field(util::json_int(obj, key, 0, kMaxUnixTime));
+  if (!n) return std::unexpected(n.error());
   return util::from_unix(*n);
-}
-
-// Moves one field's value into `out`, or keeps the first error in `err`.
-template <typename T, typename R>
-void take(R&& result, T& out, std::optional<MxValidationsCorrupt>& err) {
-  if (err) return;
-  if (!result)
-    err = std::move(result.error());
-  else
-    out = std::move(*result);
 }
 
 // "result": "ok", "unreachable" or a result type.
 std::expected<void, MxValidationsCorrupt> read_result(const Json& obj, MxCheck& check) {
-  auto name = lift(util::json_string(obj, "result"));
-  if (!name) return Corrupt(name.error());
+  auto name = validations_field(util::json_string(obj, "result"));
+  if (!name) return std::unexpected(name.error());
   if (*name == kOk) {
     check.outcome = MxOutcome::ok;
   } else if (*name == kUnreachable) {
@@ -65,36 +57,36 @@ std::expected<void, MxValidationsCorrupt> read_result(const Json& obj, MxCheck& 
     check.outcome = MxOutcome::failed;
     check.failure = *type;
   } else {
-    return corrupt("unknown check result \"" + *name + "\"");
+    return validations_corrupt("unknown check result \"" + *name + "\"");
   }
   return {};
 }
 
 std::expected<MxCheck, MxValidationsCorrupt> read_check(const Json& obj) {
-  if (!obj.is_object()) return corrupt("field \"checks\" holds a non-object");
+  if (!obj.is_object()) return validations_corrupt("field \"checks\" holds a non-object");
   MxCheck check;
-  if (auto result = read_result(obj, check); !result) return Corrupt(result.error());
+  if (auto result = read_result(obj, check); !result) return std::unexpected(result.error());
   std::optional<MxValidationsCorrupt> err;
-  take(lift(util::json_string(obj, "address")), check.address, err);
-  take(read_time(obj, "checked_at"), check.checked_at, err);
-  take(lift(util::json_string(obj, "detail")), check.detail, err);
-  take(lift(util::json_string(obj, "helo")), check.helo, err);
-  if (err) return Corrupt(std::move(*err));
+  util::take_field(validations_field(util::json_string(obj, "address")), check.address, err);
+  util::take_field(read_time(obj, "checked_at"), check.checked_at, err);
+  util::take_field(validations_field(util::json_string(obj, "detail")), check.detail, err);
+  util::take_field(validations_field(util::json_string(obj, "helo")), check.helo, err);
+  if (err) return std::unexpected(std::move(*err));
   return check;
 }
 
 std::expected<MxHostValidation, MxValidationsCorrupt> read_host(const Json& obj) {
-  if (!obj.is_object()) return corrupt("field \"hosts\" holds a non-object");
+  if (!obj.is_object()) return validations_corrupt("field \"hosts\" holds a non-object");
   MxHostValidation host;
-  auto name = lift(util::json_string(obj, "host"));
-  if (!name) return Corrupt(name.error());
+  auto name = validations_field(util::json_string(obj, "host"));
+  if (!name) return std::unexpected(name.error());
   host.host = std::move(*name);
-  auto checks = lift(util::json_member(obj, "checks"));
-  if (!checks) return Corrupt(checks.error());
-  if (!(*checks)->is_array()) return corrupt("field \"checks\" is not an array");
+  auto checks = validations_field(util::json_member(obj, "checks"));
+  if (!checks) return std::unexpected(checks.error());
+  if (!(*checks)->is_array()) return validations_corrupt("field \"checks\" is not an array");
   for (const Json& item : **checks) {
     auto check = read_check(item);
-    if (!check) return Corrupt(check.error());
+    if (!check) return std::unexpected(check.error());
     host.checks.push_back(std::move(*check));
   }
   return host;
@@ -121,7 +113,8 @@ void use_policy(AppliedPolicy& policy, const CacheRecord& record, std::string_vi
   if (policy.domain.empty()) policy.domain = std::string(domain);
 }
 
-bool is_ipv6(std::string_view address) { return address.find(':') != std::string_view::npos; }
+// For addresses known to be valid: IPv6 ones, and only they, hold a colon.
+bool is_ipv6_address(std::string_view address) { return address.find(':') != std::string_view::npos; }
 
 }  // namespace
 
@@ -146,33 +139,33 @@ std::string encode_mx_validations(const MxValidations& v) {
                {"policy_id", v.policy_id},
                {"mx_error", v.mx_error},
                {"hosts", std::move(hosts)}};
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return util::json_text(j);
 }
 
 std::expected<MxValidations, MxValidationsCorrupt> decode_mx_validations(std::string_view bytes) {
-  if (bytes.size() > kMaxEncoded) return corrupt("value larger than 1 MiB");
+  if (bytes.size() > kMaxEncoded) return validations_corrupt("value larger than 1 MiB");
   const Json j = Json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return corrupt("not valid JSON");
-  if (!j.is_object()) return corrupt("not a JSON object");
-  auto version = lift(util::json_int(j, "v", std::numeric_limits<std::int64_t>::min(),
-                                     std::numeric_limits<std::int64_t>::max()));
-  if (!version) return Corrupt(version.error());
+  if (j.is_discarded()) return validations_corrupt("not valid JSON");
+  if (!j.is_object()) return validations_corrupt("not a JSON object");
+  auto version = validations_field(
+      util::json_int(j, "v", std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()));
+  if (!version) return std::unexpected(version.error());
   if (*version != kMxValidationFormat)
-    return corrupt("unsupported format " + std::to_string(*version) + " (expected " +
-                   std::to_string(kMxValidationFormat) + ")");
+    return validations_corrupt("unsupported format " + std::to_string(*version) + " (expected " +
+                               std::to_string(kMxValidationFormat) + ")");
 
   MxValidations v;
   std::optional<MxValidationsCorrupt> err;
-  take(read_time(j, "checked_at"), v.checked_at, err);
-  take(lift(util::json_string(j, "policy_id")), v.policy_id, err);
-  take(lift(util::json_string(j, "mx_error")), v.mx_error, err);
-  if (err) return Corrupt(std::move(*err));
-  auto hosts = lift(util::json_member(j, "hosts"));
-  if (!hosts) return Corrupt(hosts.error());
-  if (!(*hosts)->is_array()) return corrupt("field \"hosts\" is not an array");
+  util::take_field(read_time(j, "checked_at"), v.checked_at, err);
+  util::take_field(validations_field(util::json_string(j, "policy_id")), v.policy_id, err);
+  util::take_field(validations_field(util::json_string(j, "mx_error")), v.mx_error, err);
+  if (err) return std::unexpected(std::move(*err));
+  auto hosts = validations_field(util::json_member(j, "hosts"));
+  if (!hosts) return std::unexpected(hosts.error());
+  if (!(*hosts)->is_array()) return validations_corrupt("field \"hosts\" is not an array");
   for (const Json& item : **hosts) {
     auto host = read_host(item);
-    if (!host) return Corrupt(host.error());
+    if (!host) return std::unexpected(host.error());
     v.hosts.push_back(std::move(*host));
   }
   return v;
@@ -214,8 +207,8 @@ MxTargets mx_targets(const std::vector<std::string>& mx_records, const StsPolicy
 }
 
 std::vector<std::string> addresses_to_probe(const std::vector<std::string>& addresses) {
-  const auto v4 = std::ranges::find_if(addresses, [](const std::string& a) { return !is_ipv6(a); });
-  const auto v6 = std::ranges::find_if(addresses, [](const std::string& a) { return is_ipv6(a); });
+  const auto v4 = std::ranges::find_if(addresses, [](const std::string& a) { return !is_ipv6_address(a); });
+  const auto v6 = std::ranges::find_if(addresses, [](const std::string& a) { return is_ipv6_address(a); });
   if (v4 != addresses.end() && v6 != addresses.end()) return {*v4, *v6};
   const std::size_t n = std::min(addresses.size(), kMaxAddressesPerHost);
   return {addresses.begin(), addresses.begin() + static_cast<std::ptrdiff_t>(n)};

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "core/host_name.hpp"
+#include "util/ascii.hpp"
 
 namespace mtastsd::core {
 namespace {
@@ -45,9 +46,7 @@ bool is_address_literal(std::string_view s) {
 // ":587" or ":submission": Postfix accepts a port number or a service name.
 bool is_port_suffix(std::string_view s) {
   if (s.size() < 2 || s.front() != ':') return false;
-  return std::ranges::all_of(s.substr(1), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-  });
+  return std::ranges::all_of(s.substr(1), [](char c) { return util::is_alnum(c) || c == '-'; });
 }
 
 bool has_space_or_control(std::string_view s) {

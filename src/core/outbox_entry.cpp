@@ -10,13 +10,16 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include "util/json_fields.hpp"
+#include "util/json_text.hpp"
 
 namespace mtastsd::core {
 namespace {
 
 using Json = nlohmann::json;
 
-std::unexpected<OutboxCorrupt> corrupt(std::string detail) { return std::unexpected(OutboxCorrupt{std::move(detail)}); }
+std::unexpected<OutboxCorrupt> outbox_corrupt(std::string detail) {
+  return std::unexpected(OutboxCorrupt{std::move(detail)});
+}
 
 constexpr std::int64_t kMaxUnix = std::numeric_limits<std::int32_t>::max() * std::int64_t{64};
 
@@ -46,14 +49,15 @@ std::string encode_outbox_key(const OutboxKey& key) {
 
 std::expected<OutboxKey, OutboxCorrupt> decode_outbox_key(std::string_view bytes) {
   const std::size_t slash = bytes.rfind('/');
-  if (slash == std::string_view::npos || bytes.size() - slash != 4) return corrupt("key is not \"DAY/domain/NNN\"");
+  if (slash == std::string_view::npos || bytes.size() - slash != 4)
+    return outbox_corrupt("key is not \"DAY/domain/NNN\"");
   unsigned index = 0;
   const std::string_view digits = bytes.substr(slash + 1);
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
   if (ec != std::errc() || end != digits.data() + digits.size() || index >= kMaxDeliveriesPerDomainDay)
-    return corrupt("key index is not three digits below 100");
+    return outbox_corrupt("key index is not three digits below 100");
   auto day = decode_domain_day_key(bytes.substr(0, slash));
-  if (!day) return corrupt(day.error().detail);
+  if (!day) return outbox_corrupt(day.error().detail);
   return OutboxKey{std::move(*day), index};
 }
 
@@ -74,15 +78,15 @@ std::string encode_outbox_entry(const OutboxEntry& e) {
   };
   if (e.first_attempt) j["first"] = util::to_unix(*e.first_attempt);
   if (e.finished_at) j["finished"] = util::to_unix(*e.finished_at);
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return util::json_text(j);
 }
 
 std::expected<OutboxEntry, OutboxCorrupt> decode_outbox_entry(std::string_view bytes) {
   const Json j = Json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return corrupt("not a JSON object");
+  if (j.is_discarded() || !j.is_object()) return outbox_corrupt("not a JSON object");
   auto version = util::json_int(j, "v", 0, std::numeric_limits<int>::max());
-  if (!version) return corrupt(version.error());
-  if (*version != kOutboxFormat) return corrupt(fmt::format("format {} is not {}", *version, kOutboxFormat));
+  if (!version) return outbox_corrupt(version.error());
+  if (*version != kOutboxFormat) return outbox_corrupt(fmt::format("format {} is not {}", *version, kOutboxFormat));
 
   OutboxEntry e;
   std::string problem;
@@ -109,7 +113,7 @@ std::expected<OutboxEntry, OutboxCorrupt> decode_outbox_entry(std::string_view b
   text(j, "rua", e.rua);
   text(j, "submitter", e.submitter);
   auto report = util::json_member(j, "report");
-  if (!report || !(*report)->is_object()) return corrupt("field \"report\" is not an object");
+  if (!report || !(*report)->is_object()) return outbox_corrupt("field \"report\" is not an object");
   text(**report, "id", e.report.report_id);
   text(**report, "json", e.report.json);
   text(**report, "file", e.report.file_name);
@@ -117,20 +121,20 @@ std::expected<OutboxEntry, OutboxCorrupt> decode_outbox_entry(std::string_view b
   std::string state;
   text(j, "state", state);
   auto attempts = util::json_int(j, "attempts", 0, 1000000);
-  if (!attempts) return corrupt(attempts.error());
+  if (!attempts) return outbox_corrupt(attempts.error());
   e.attempts = static_cast<unsigned>(*attempts);
   time(j, "planned", e.planned_at);
   time(j, "next", e.next_attempt);
   optional_time(j, "first", e.first_attempt);
   auto claimed_by = util::json_int(j, "claimed_by", 0, std::numeric_limits<std::int64_t>::max());
-  if (!claimed_by) return corrupt(claimed_by.error());
+  if (!claimed_by) return outbox_corrupt(claimed_by.error());
   e.claimed_by = *claimed_by;
   time(j, "lease", e.lease_until);
   text(j, "last", e.last_result);
   optional_time(j, "finished", e.finished_at);
-  if (!problem.empty()) return corrupt(problem);
+  if (!problem.empty()) return outbox_corrupt(problem);
   auto parsed = parse_state(state);
-  if (!parsed) return corrupt(fmt::format("unknown state \"{}\"", state));
+  if (!parsed) return outbox_corrupt(fmt::format("unknown state \"{}\"", state));
   e.state = *parsed;
   return e;
 }
@@ -165,7 +169,7 @@ std::expected<std::vector<OutboxEntry>, ReportFailure> plan_deliveries(const Rep
 }
 
 namespace {
-void take(OutboxEntry& entry, util::TimePoint now, const ClaimRules& rules) {
+void take_for_sending(OutboxEntry& entry, util::TimePoint now, const ClaimRules& rules) {
   entry.state = OutboxState::sending;
   ++entry.attempts;
   if (!entry.first_attempt) entry.first_attempt = now;
@@ -181,7 +185,7 @@ ClaimOutcome claim(OutboxEntry& entry, util::TimePoint now, const ClaimRules& ru
       return ClaimOutcome::finished;
     case OutboxState::queued:
       if (entry.next_attempt > now) return ClaimOutcome::not_due;
-      take(entry, now, rules);
+      take_for_sending(entry, now, rules);
       return ClaimOutcome::claimed;
     case OutboxState::sending: {
       const bool claimant_alive = rules.alive ? rules.alive(entry.claimed_by) : true;
@@ -200,7 +204,7 @@ ClaimOutcome claim(OutboxEntry& entry, util::TimePoint now, const ClaimRules& ru
         entry.lease_until = {};
         return ClaimOutcome::gave_up;
       }
-      take(entry, now, rules);
+      take_for_sending(entry, now, rules);
       return ClaimOutcome::taken_over;
     }
   }

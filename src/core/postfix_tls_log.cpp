@@ -11,6 +11,7 @@
 
 #include "core/host_name.hpp"
 #include "core/next_hop.hpp"
+#include "util/ascii.hpp"
 #include "util/printable.hpp"
 
 namespace mtastsd::core {
@@ -19,10 +20,6 @@ namespace {
 constexpr std::size_t kMaxTagLength = 128;  // "postfix-instance/service/smtp": far shorter
 constexpr std::size_t kMaxPidDigits = 10;
 constexpr std::size_t kMaxReasonLength = 200;  // failure-reason-code taken from the log
-
-bool is_space(char c) { return c == ' ' || c == '\t'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 std::string_view after(std::string_view s, std::string_view prefix) { return s.substr(prefix.size()); }
 
@@ -35,19 +32,19 @@ struct SyslogLine {
 std::optional<SyslogLine> split_syslog(std::string_view line) {
   for (std::size_t open = line.find('['); open != std::string_view::npos; open = line.find('[', open + 1)) {
     std::size_t tag_start = open;
-    while (tag_start > 0 && !is_space(line[tag_start - 1]) && open - tag_start < kMaxTagLength) --tag_start;
-    if (tag_start == open || (tag_start > 0 && !is_space(line[tag_start - 1]))) continue;
+    while (tag_start > 0 && !util::is_wsp(line[tag_start - 1]) && open - tag_start < kMaxTagLength) --tag_start;
+    if (tag_start == open || (tag_start > 0 && !util::is_wsp(line[tag_start - 1]))) continue;
     std::size_t close = open + 1;
-    while (close < line.size() && is_digit(line[close]) && close - open <= kMaxPidDigits) ++close;
+    while (close < line.size() && util::is_digit(line[close]) && close - open <= kMaxPidDigits) ++close;
     if (close == open + 1 || line.substr(close, 2) != "]:") continue;
     const std::size_t message_start = close + 2;
     if (message_start < line.size() && line[message_start] != ' ') continue;
 
     // The word before the tag is the logging host in every syslog format that has one.
     std::size_t host_end = tag_start;
-    while (host_end > 0 && is_space(line[host_end - 1])) --host_end;
+    while (host_end > 0 && util::is_wsp(line[host_end - 1])) --host_end;
     std::size_t host_start = host_end;
-    while (host_start > 0 && !is_space(line[host_start - 1])) --host_start;
+    while (host_start > 0 && !util::is_wsp(line[host_start - 1])) --host_start;
 
     SyslogLine out;
     out.key = std::string(line.substr(host_start, host_end - host_start)) + " " +
@@ -69,11 +66,11 @@ std::optional<PeerText> parse_peer(std::string_view s) {
   const std::size_t open = s.find('[');
   if (open == 0 || open == std::string_view::npos) return std::nullopt;
   const std::string_view host = s.substr(0, open);
-  if (std::ranges::any_of(host, [](char c) { return is_space(c) || c == ',' || c == ']'; })) return std::nullopt;
+  if (std::ranges::any_of(host, [](char c) { return util::is_wsp(c) || c == ',' || c == ']'; })) return std::nullopt;
   const std::size_t close = s.find(']', open);
   if (close == std::string_view::npos || close == open + 1) return std::nullopt;
   const std::string_view addr = s.substr(open + 1, close - open - 1);
-  if (std::ranges::any_of(addr, is_space)) return std::nullopt;
+  if (std::ranges::any_of(addr, util::is_wsp)) return std::nullopt;
   return PeerText{ascii_lowercase(host), std::string(addr), s.substr(close + 1)};
 }
 
@@ -81,7 +78,7 @@ std::optional<PeerText> parse_peer(std::string_view s) {
 std::optional<std::string_view> text_after_port(std::string_view rest) {
   if (rest.starts_with(':')) {
     std::size_t i = 1;
-    while (i < rest.size() && is_digit(rest[i])) ++i;
+    while (i < rest.size() && util::is_digit(rest[i])) ++i;
     if (i > 1) rest.remove_prefix(i);
   }
   if (!rest.starts_with(": ")) return std::nullopt;
@@ -126,7 +123,7 @@ std::optional<std::pair<std::string_view, std::string_view>> split_queue_id(std:
   const std::size_t colon = message.find(": ");
   if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
   const std::string_view id = message.substr(0, colon);
-  if (!std::ranges::all_of(id, is_alnum)) return std::nullopt;
+  if (!std::ranges::all_of(id, util::is_alnum)) return std::nullopt;
   return std::pair{id, message.substr(colon + 2)};
 }
 

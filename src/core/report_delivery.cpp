@@ -20,6 +20,10 @@ std::string_view to_string(DeliveryError e) {
   return "failure";
 }
 
+std::unexpected<DeliveryFailure> delivery_failure(DeliveryError error, std::string detail) {
+  return std::unexpected(DeliveryFailure{error, std::move(detail)});
+}
+
 std::string_view to_string(SmtpStage s) {
   switch (s) {
     case SmtpStage::greeting: return "greeting";

@@ -29,6 +29,8 @@ struct Delivered {
 };
 
 using DeliveryResult = std::expected<Delivered, DeliveryFailure>;
+// A failed DeliveryResult.
+std::unexpected<DeliveryFailure> delivery_failure(DeliveryError error, std::string detail);
 
 // The SMTP command a reply answered (RFC 5321 sec. 4.3.2 lists the replies per command).
 enum class SmtpStage { greeting, ehlo, starttls, mail_from, rcpt_to, data, end_of_data };

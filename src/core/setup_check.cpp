@@ -20,7 +20,7 @@ Finding finding(CheckArea area, Severity severity, std::string code, std::string
   return Finding{area, severity, std::move(code), mode, std::move(subject), std::move(text)};
 }
 
-std::string quoted(std::string_view untrusted) { return "\"" + util::printable_excerpt(untrusted) + "\""; }
+std::string quoted_excerpt(std::string_view untrusted) { return "\"" + util::printable_excerpt(untrusted) + "\""; }
 
 std::string day(util::TimePoint t) { return util::format_utc(t).substr(0, 10); }
 
@@ -235,7 +235,7 @@ std::vector<Finding> judge_sts_record(std::string_view domain, const TxtLookup& 
                            txt.records.size(), name, publish));
   if (sts.size() > 1) {
     std::vector<std::string> shown;
-    for (const auto& [text, parsed] : sts) shown.push_back(quoted(text));
+    for (const auto& [text, parsed] : sts) shown.push_back(quoted_excerpt(text));
     return one(Severity::failure, "sts-record-multiple",
                fmt::format("{} TXT records at {} start with \"v=STSv1\" ({}): senders then assume there is no "
                            "policy at all (RFC 8461 sec. 3.1). Keep exactly one.",
@@ -246,7 +246,7 @@ std::vector<Finding> judge_sts_record(std::string_view domain, const TxtLookup& 
     return one(Severity::failure, "sts-record-invalid",
                fmt::format("The record {} at {} is invalid: {}. Senders ignore it and see no policy (RFC 8461 "
                            "sec. 3.1). {}",
-                           quoted(text), name, sts_record_problem(parsed.error()), publish));
+                           quoted_excerpt(text), name, sts_record_problem(parsed.error()), publish));
   return one(Severity::ok, "sts-record",
              fmt::format("One MTA-STS record, id {}. Senders fetch the policy again only when this id changes: "
                          "change it with every change of the policy file.",
@@ -273,7 +273,7 @@ std::vector<Finding> judge_policy_fetch(const PolicyFetchFacts& fetch, util::Tim
                       day(fetch.certificate->not_after), whole_days(now, fetch.certificate->not_after)));
     add(Severity::ok, "policy-fetch",
         fmt::format("Fetched over {}: HTTP 200, Content-Type {}, {} bytes, no redirect.", fetch.tls_version,
-                    quoted(fetch.content_type), fetch.body->size()));
+                    quoted_excerpt(fetch.content_type), fetch.body->size()));
     return out;
   }
   const FetchFailed& failed = fetch.body.error();
@@ -284,7 +284,7 @@ std::vector<Finding> judge_policy_fetch(const PolicyFetchFacts& fetch, util::Tim
           fmt::format("The policy URL answers HTTP {} with a redirect to {}. Senders never follow redirects "
                       "(RFC 8461 sec. 3.3): to them the policy is unavailable. Serve the file itself at this "
                       "URL over HTTPS.",
-                      status, fetch.location.empty() ? std::string("nowhere") : quoted(fetch.location)),
+                      status, fetch.location.empty() ? std::string("nowhere") : quoted_excerpt(fetch.location)),
           FailureMode::policy_redirect);
     else if (status != 200)
       add(Severity::failure, "http-status",
@@ -296,7 +296,7 @@ std::vector<Finding> judge_policy_fetch(const PolicyFetchFacts& fetch, util::Tim
           fmt::format("The policy is served {}. Senders accept only text/plain (RFC 8461 sec. 3.3) and reject "
                       "the policy as invalid. Set \"Content-Type: text/plain\" for this file in the web server.",
                       fetch.content_type.empty() ? std::string("without a Content-Type")
-                                                 : "with Content-Type " + quoted(fetch.content_type)),
+                                                 : "with Content-Type " + quoted_excerpt(fetch.content_type)),
           FailureMode::wrong_content_type);
     else
       add(Severity::failure, "policy-body",
@@ -367,7 +367,7 @@ PolicyJudgement judge_policy(std::string_view body) {
       add(Severity::warning, "repeated-key",
           fmt::format("\"{}\" appears {} times; senders use the first value ({}) and ignore the others "
                       "(RFC 8461 sec. 3.2). Keep one.",
-                      util::printable_excerpt(key), seen.size(), quoted(seen.front())));
+                      util::printable_excerpt(key), seen.size(), quoted_excerpt(seen.front())));
   out.policy = std::move(*parsed);
   return out;
 }
@@ -619,7 +619,7 @@ std::vector<Finding> judge_tlsrpt_record(std::string_view domain, const TxtLooku
   add(Severity::ok, "tlsrpt", fmt::format("TLS reports go to {}.", fmt::join(uris, ", ")));
   for (const auto& rejected : record->rejected)
     add(Severity::warning, "tlsrpt-uri-rejected",
-        fmt::format("The rua URI {} is unusable ({}): senders skip it.", quoted(rejected.uri), rejected.reason));
+        fmt::format("The rua URI {} is unusable ({}): senders skip it.", quoted_excerpt(rejected.uri), rejected.reason));
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "core/host_name.hpp"
+#include "util/ascii.hpp"
 #include "util/printable.hpp"
 
 namespace mtastsd::core {
@@ -26,17 +27,14 @@ constexpr std::size_t kMaxFieldNameLength = 32;  // sts-policy-ext-name: 1 + *31
 constexpr std::size_t kMaxAgeDigits = 10;        // sts-policy-max-age-value = 1*10(DIGIT)
 constexpr std::string_view kWildcardPrefix = "*.";
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c); }
-bool is_name_char(char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }
+bool is_name_char(char c) { return util::is_alnum(c) || c == '_' || c == '-' || c == '.'; }
 
 std::string_view trim_trailing_wsp(std::string_view s) {
-  while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
+  while (!s.empty() && util::is_wsp(s.back())) s.remove_suffix(1);
   return s;
 }
 std::string_view trim_leading_wsp(std::string_view s) {
-  while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
+  while (!s.empty() && util::is_wsp(s.front())) s.remove_prefix(1);
   return s;
 }
 
@@ -85,15 +83,8 @@ std::string_view strip_trailing_dot(std::string_view s) {
   return s;
 }
 
-std::optional<StsMode> parse_mode(std::string_view v) {
-  if (v == "enforce") return StsMode::enforce;
-  if (v == "testing") return StsMode::testing;
-  if (v == "none") return StsMode::none;
-  return std::nullopt;
-}
-
 std::optional<std::int64_t> parse_max_age(std::string_view v) {
-  if (v.empty() || v.size() > kMaxAgeDigits || !std::ranges::all_of(v, is_digit)) return std::nullopt;
+  if (v.empty() || v.size() > kMaxAgeDigits || !std::ranges::all_of(v, util::is_digit)) return std::nullopt;
   std::int64_t seconds = 0;
   for (char c : v) seconds = seconds * 10 + (c - '0');  // 10 digits fit in int64
   if (seconds > kMaxAgeLimit) return std::nullopt;
@@ -121,6 +112,12 @@ std::string_view to_string(StsMode m) {
     case StsMode::none: return "none";
   }
   return "none";
+}
+
+std::optional<StsMode> sts_mode_from_string(std::string_view s) {
+  for (StsMode m : {StsMode::enforce, StsMode::testing, StsMode::none})
+    if (to_string(m) == s) return m;
+  return std::nullopt;
 }
 
 std::string_view to_string(StsPolicyError e) {
@@ -152,7 +149,7 @@ std::expected<StsPolicy, StsPolicyFailure> parse_sts_policy(std::string_view bod
     std::size_t name_end = 0;
     while (name_end < line.size() && is_name_char(line[name_end])) ++name_end;
     const std::string_view name = line.substr(0, name_end);
-    if (name.empty() || name.size() > kMaxFieldNameLength || !is_alnum(name.front()) || name_end == line.size() ||
+    if (name.empty() || name.size() > kMaxFieldNameLength || !util::is_alnum(name.front()) || name_end == line.size() ||
         line[name_end] != ':')
       return failure(StsPolicyError::syntax, line);
     const std::string_view value = trim_leading_wsp(line.substr(name_end + 1));
@@ -163,7 +160,7 @@ std::expected<StsPolicy, StsPolicyFailure> parse_sts_policy(std::string_view bod
       if (value != "STSv1") return failure(StsPolicyError::bad_version, line);
       have_version = true;
     } else if (name == "mode" && !have_mode) {
-      const auto mode = parse_mode(value);
+      const auto mode = sts_mode_from_string(value);
       if (!mode) return failure(StsPolicyError::bad_mode, line);
       policy.mode = *mode;
       have_mode = true;

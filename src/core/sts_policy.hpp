@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,8 @@ namespace mtastsd::core {
 
 enum class StsMode { enforce, testing, none };
 std::string_view to_string(StsMode m);
+// The mode as the policy file spells it (case-sensitive), the inverse of to_string.
+std::optional<StsMode> sts_mode_from_string(std::string_view s);
 
 // RFC 8461 sec. 3.2: max_age "up to 31557600"; also the largest value we cache.
 inline constexpr std::int64_t kMaxAgeLimit = 31557600;

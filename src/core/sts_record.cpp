@@ -8,33 +8,20 @@
 //    but the first occurrence of a non-repeated field are ignored, so the first
 //    id wins and later id or v fields are skipped (they must still be grammatical).
 //  - Field names are case-sensitive (%s"id="): "ID=x" is an extension, not the id.
-#include "util/text_scanner.hpp"
 #include "core/sts_record.hpp"
 
 #include <algorithm>
 
+#include "core/txt_record_grammar.hpp"
+#include "util/ascii.hpp"
 #include "util/printable.hpp"
+#include "util/text_scanner.hpp"
 
 namespace mtastsd::core {
 namespace {
 
-constexpr std::string_view kVersion = "v=STSv1";
-constexpr std::size_t kMaxIdLength = 32;       // sts-id = %s"id=" 1*32(ALPHA / DIGIT)
-constexpr std::size_t kMaxExtNameLength = 32;  // sts-ext-name: 1 + *31 characters
-
-using util::is_wsp;
-bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-bool is_ext_name_char(char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }
-// sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): VCHAR except ";" and "=".
-bool is_ext_value_char(char c) {
-  const auto b = static_cast<unsigned char>(c);
-  return (b >= 0x21 && b <= 0x3a) || b == 0x3c || (b >= 0x3e && b <= 0x7e);
-}
-
-bool starts_with_version(std::string_view txt) {
-  if (!txt.starts_with(kVersion)) return false;
-  return txt.size() == kVersion.size() || is_wsp(txt[kVersion.size()]) || txt[kVersion.size()] == ';';
-}
+constexpr std::string_view kStsVersion = "v=STSv1";
+constexpr std::size_t kMaxIdLength = 32;  // sts-id = %s"id=" 1*32(ALPHA / DIGIT)
 
 using Scanner = util::TextScanner;
 
@@ -60,11 +47,11 @@ std::string_view to_string(StsDiscoveryError e) {
 }
 
 std::expected<StsRecord, StsRecordError> parse_sts_record(std::string_view txt) {
-  if (!starts_with_version(txt)) return std::unexpected(StsRecordError::not_sts);
+  if (!txt_record::starts_with_version(txt, kStsVersion)) return std::unexpected(StsRecordError::not_sts);
 
   StsRecord record;
   bool have_id = false;
-  Scanner in(txt, kVersion.size());
+  Scanner in(txt, kStsVersion.size());
   // sts-text-record = sts-version 1*(sts-field-delim sts-field) [sts-field-delim]
   while (!in.at_end()) {
     in.skip_wsp();  // sts-field-delim = *WSP ";" *WSP
@@ -73,20 +60,20 @@ std::expected<StsRecord, StsRecordError> parse_sts_record(std::string_view txt) 
     in.skip_wsp();
     if (in.at_end()) break;  // the optional trailing delimiter
 
-    const std::string_view name = in.take_while(is_ext_name_char);
+    const std::string_view name = in.take_while(txt_record::is_ext_name_char);
     if (in.at_end() || in.peek() != '=') return std::unexpected(StsRecordError::syntax);
     in.skip();
-    const std::string_view value = in.take_while(is_ext_value_char);
+    const std::string_view value = in.take_while(txt_record::is_ext_value_char);
 
     if (name == "id" && !have_id) {
-      if (value.empty() || value.size() > kMaxIdLength || !std::ranges::all_of(value, is_alnum))
+      if (value.empty() || value.size() > kMaxIdLength || !std::ranges::all_of(value, util::is_alnum))
         return std::unexpected(StsRecordError::bad_id);
       record.id = value;
       have_id = true;
       continue;
     }
     // Any other field, including a repeated id or v, is an sts-extension.
-    if (name.empty() || name.size() > kMaxExtNameLength || !is_alnum(name.front()) || value.empty())
+    if (name.empty() || name.size() > txt_record::kMaxExtNameLength || !util::is_alnum(name.front()) || value.empty())
       return std::unexpected(StsRecordError::syntax);
     if (name != "id" && name != "v") record.extensions.emplace_back(name, value);
   }

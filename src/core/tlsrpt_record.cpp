@@ -8,43 +8,33 @@
 //    order, so no published destination is lost.
 //  - A URI token runs to the next WSP, "," or ";" (the RFC requires "," to be
 //    encoded; a URI holding a literal ";" cannot be told from the field delimiter).
-#include "util/text_scanner.hpp"
 #include "core/tlsrpt_record.hpp"
 
 #include <algorithm>
 #include <charconv>
 
 #include "core/host_name.hpp"
+#include "core/txt_record_grammar.hpp"
+#include "util/ascii.hpp"
 #include "util/printable.hpp"
+#include "util/text_scanner.hpp"
 
 namespace mtastsd::core {
 namespace {
 
-constexpr std::string_view kVersion = "v=TLSRPTv1";
-constexpr std::size_t kMaxExtNameLength = 32;  // tlsrpt-ext-name: 1 + *31 characters
+constexpr std::string_view kTlsRptVersion = "v=TLSRPTv1";
 constexpr std::size_t kMaxPort = 65535;
 
-using util::is_wsp;
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool is_ext_name_char(char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }
-// tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): VCHAR except ";" and "=".
-bool is_ext_value_char(char c) {
-  const auto b = static_cast<unsigned char>(c);
-  return (b >= 0x21 && b <= 0x3a) || b == 0x3c || (b >= 0x3e && b <= 0x7e);
-}
-bool ends_uri_token(char c) { return is_wsp(c) || c == ',' || c == ';'; }
+bool ends_uri_token(char c) { return util::is_wsp(c) || c == ',' || c == ';'; }
 
 // RFC 3986 sec. 2: unreserved / reserved (gen-delims, sub-delims) / "%".
 bool is_uri_char(char c) {
-  if (is_alnum(c)) return true;
+  if (util::is_alnum(c)) return true;
   return std::string_view("-._~:/?#[]@!$&'()*+,;=%").find(c) != std::string_view::npos;
 }
 // RFC 5322 sec. 3.2.3 atext.
 bool is_atext(char c) {
-  return is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+  return util::is_alnum(c) || std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
 }
 
 bool is_dot_atom_text(std::string_view s) {
@@ -52,13 +42,8 @@ bool is_dot_atom_text(std::string_view s) {
   return std::ranges::all_of(s, [](char c) { return is_atext(c) || c == '.'; });
 }
 
-bool starts_with_version(std::string_view txt) {
-  if (!txt.starts_with(kVersion)) return false;
-  return txt.size() == kVersion.size() || is_wsp(txt[kVersion.size()]) || txt[kVersion.size()] == ';';
-}
-
 int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
+  if (util::is_digit(c)) return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return c - 'A' + 10;
 }
@@ -80,7 +65,7 @@ std::string percent_decode(std::string_view s) {
 bool has_valid_percent_encoding(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] != '%') continue;
-    if (i + 2 >= s.size() || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
+    if (i + 2 >= s.size() || !util::is_hex_digit(s[i + 1]) || !util::is_hex_digit(s[i + 2])) return false;
     i += 2;
   }
   return true;
@@ -113,8 +98,8 @@ std::expected<ReportUri, std::string> check_https(std::string_view uri, std::str
     const std::string_view port = authority.substr(colon + 1);
     unsigned long number = 0;
     const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (port.empty() || !std::ranges::all_of(port, is_digit) || ec != std::errc() || end != port.data() + port.size() ||
-        number > kMaxPort)
+    if (port.empty() || !std::ranges::all_of(port, util::is_digit) || ec != std::errc() ||
+        end != port.data() + port.size() || number > kMaxPort)
       return std::unexpected("https URI with a bad port");
   }
   if (!is_host_name(host)) return std::unexpected("https URI host is not a host name");
@@ -139,17 +124,17 @@ void add_uri(TlsRptRecord& record, std::string_view uri) {
 
 using Scanner = util::TextScanner;
 
-using Failure = std::unexpected<TlsRptRecordFailure>;
+using RecordRejection = std::unexpected<TlsRptRecordFailure>;
 
-Failure fail(TlsRptRecordError error, std::string detail) {
-  return Failure(TlsRptRecordFailure{error, std::move(detail)});
+RecordRejection reject_record(TlsRptRecordError error, std::string detail) {
+  return RecordRejection(TlsRptRecordFailure{error, std::move(detail)});
 }
 
 // tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri); leaves the scanner before the next field-delim.
 std::expected<void, TlsRptRecordFailure> parse_rua_value(Scanner& in, TlsRptRecord& record) {
   for (;;) {
     const std::string_view uri = in.take_while([](char c) { return !ends_uri_token(c); });
-    if (uri.empty()) return fail(TlsRptRecordError::syntax, "empty URI in rua");
+    if (uri.empty()) return reject_record(TlsRptRecordError::syntax, "empty URI in rua");
     add_uri(record, uri);
     in.skip_wsp();
     if (in.at_end() || in.peek() != ',') return {};
@@ -201,44 +186,47 @@ std::expected<ReportUri, std::string> parse_report_uri(std::string_view uri) {
 }
 
 std::expected<TlsRptRecord, TlsRptRecordFailure> parse_tlsrpt_record(std::string_view txt) {
-  if (!starts_with_version(txt)) return fail(TlsRptRecordError::not_tlsrpt, "does not start with v=TLSRPTv1");
+  if (!txt_record::starts_with_version(txt, kTlsRptVersion))
+    return reject_record(TlsRptRecordError::not_tlsrpt, "does not start with v=TLSRPTv1");
 
   TlsRptRecord record;
   bool have_rua = false;
   bool have_field = false;
-  Scanner in(txt, kVersion.size());
+  Scanner in(txt, kTlsRptVersion.size());
   // tlsrpt-record = tlsrpt-version 1*(field-delim tlsrpt-field) [field-delim]
   while (!in.at_end()) {
     in.skip_wsp();  // field-delim = *WSP ";" *WSP
-    if (in.at_end() || in.peek() != ';') return fail(TlsRptRecordError::syntax, "fields must be separated by \";\"");
+    if (in.at_end() || in.peek() != ';')
+      return reject_record(TlsRptRecordError::syntax, "fields must be separated by \";\"");
     in.skip();
     in.skip_wsp();
     if (in.at_end()) break;  // the optional trailing delimiter
 
-    const std::string_view name = in.take_while(is_ext_name_char);
-    if (in.at_end() || in.peek() != '=') return fail(TlsRptRecordError::syntax, "a field is not name=value");
+    const std::string_view name = in.take_while(txt_record::is_ext_name_char);
+    if (in.at_end() || in.peek() != '=') return reject_record(TlsRptRecordError::syntax, "a field is not name=value");
     in.skip();
     have_field = true;
     if (name == "rua") {
       have_rua = true;
-      if (auto uris = parse_rua_value(in, record); !uris) return Failure(std::move(uris.error()));
+      if (auto uris = parse_rua_value(in, record); !uris) return RecordRejection(std::move(uris.error()));
       continue;
     }
-    const std::string_view value = in.take_while(is_ext_value_char);
-    if (name.empty() || name.size() > kMaxExtNameLength || !is_alnum(name.front()) || value.empty())
-      return fail(TlsRptRecordError::syntax, "bad extension field \"" + util::printable_excerpt(name, 40) + "\"");
+    const std::string_view value = in.take_while(txt_record::is_ext_value_char);
+    if (name.empty() || name.size() > txt_record::kMaxExtNameLength || !util::is_alnum(name.front()) || value.empty())
+      return reject_record(TlsRptRecordError::syntax,
+                           "bad extension field \"" + util::printable_excerpt(name, 40) + "\"");
     if (name != "v") record.extensions.emplace_back(name, value);
   }
-  if (!have_field) return fail(TlsRptRecordError::syntax, "no field after the version");
-  if (!have_rua) return fail(TlsRptRecordError::missing_rua, "the record has no rua field");
-  if (record.rua.empty()) return fail(TlsRptRecordError::no_usable_rua, describe_rejections(record));
+  if (!have_field) return reject_record(TlsRptRecordError::syntax, "no field after the version");
+  if (!have_rua) return reject_record(TlsRptRecordError::missing_rua, "the record has no rua field");
+  if (record.rua.empty()) return reject_record(TlsRptRecordError::no_usable_rua, describe_rejections(record));
   return record;
 }
 
 std::expected<TlsRptRecord, TlsRptDiscoveryFailure> select_tlsrpt_record(const std::vector<std::string>& txts) {
   std::size_t tlsrpt_records = 0;
   const std::string* chosen_text = nullptr;
-  std::expected<TlsRptRecord, TlsRptRecordFailure> chosen = fail(TlsRptRecordError::not_tlsrpt, "");
+  std::expected<TlsRptRecord, TlsRptRecordFailure> chosen = reject_record(TlsRptRecordError::not_tlsrpt, "");
   for (const std::string& txt : txts) {
     auto parsed = parse_tlsrpt_record(txt);
     if (!parsed && parsed.error().error == TlsRptRecordError::not_tlsrpt) continue;

@@ -20,22 +20,23 @@
 
 #include "core/host_name.hpp"
 #include "core/tlsrpt_record.hpp"
+#include "util/ascii.hpp"
 #include "util/printable.hpp"
 #include "util/json_fields.hpp"
+#include "util/json_text.hpp"
 
 namespace mtastsd::core {
 namespace {
 
 using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
-using Corrupt = std::unexpected<AggregateCorrupt>;
 
 constexpr std::int64_t kSecondsPerDay = 86400;
 constexpr std::size_t kMaxUniqueTokenLength = 32;
 
-Corrupt corrupt(std::string detail) { return Corrupt(AggregateCorrupt{std::move(detail)}); }
-
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::unexpected<AggregateCorrupt> aggregate_corrupt(std::string detail) {
+  return std::unexpected(AggregateCorrupt{std::move(detail)});
+}
 
 // At most max bytes, never cutting a UTF-8 sequence in two.
 std::string truncate_utf8(std::string_view s, std::size_t max) {
@@ -60,66 +61,59 @@ auto detail_fields(Detail& d) {
 
 // --- decoding helpers (util/json_fields) with their errors as AggregateCorrupt ---
 
-template <typename T>
-std::expected<T, AggregateCorrupt> lift(std::expected<T, util::JsonFieldError> r) {
-  if (!r) return corrupt(std::move(r.error()));
-  return std::move(*r);
+auto member(const Json& obj, const char* key) {
+  return util::json_field_as<AggregateCorrupt>(util::json_member(obj, key));
 }
-auto member(const Json& obj, const char* key) { return lift(util::json_member(obj, key)); }
-auto read_string(const Json& obj, const char* key) { return lift(util::json_string(obj, key)); }
-auto read_count(const Json& obj, const char* key) { return lift(util::json_count(obj, key)); }
-auto read_strings(const Json& obj, const char* key) { return lift(util::json_string_array(obj, key)); }
-
-// Moves one field's value into `out`, or keeps the first error in `err`.
-template <typename T, typename R>
-void take(R&& result, T& out, std::optional<AggregateCorrupt>& err) {
-  if (err) return;
-  if (!result)
-    err = std::move(result.error());
-  else
-    out = std::move(*result);
+auto read_string(const Json& obj, const char* key) {
+  return util::json_field_as<AggregateCorrupt>(util::json_string(obj, key));
+}
+auto read_count(const Json& obj, const char* key) {
+  return util::json_field_as<AggregateCorrupt>(util::json_count(obj, key));
+}
+auto read_strings(const Json& obj, const char* key) {
+  return util::json_field_as<AggregateCorrupt>(util::json_string_array(obj, key));
 }
 
 std::expected<FailureDetailCount, AggregateCorrupt> read_detail(const Json& obj) {
-  if (!obj.is_object()) return corrupt("a failure detail is not an object");
+  if (!obj.is_object()) return aggregate_corrupt("a failure detail is not an object");
   FailureDetailCount out;
   auto type = read_string(obj, "t");
-  if (!type) return Corrupt(type.error());
+  if (!type) return std::unexpected(type.error());
   const auto result_type = failure_type_from_string(*type);
-  if (!result_type) return corrupt("unknown result type \"" + util::printable_excerpt(*type, 40) + "\"");
+  if (!result_type) return aggregate_corrupt("unknown result type \"" + util::printable_excerpt(*type, 40) + "\"");
   out.detail.result_type = *result_type;
   std::optional<AggregateCorrupt> err;
-  take(read_count(obj, "c"), out.sessions, err);
+  util::take_field(read_count(obj, "c"), out.sessions, err);
   for (const auto& [key, field] : detail_fields(out.detail))
-    if (obj.contains(key)) take(read_string(obj, key), *field, err);
-  if (err) return Corrupt(std::move(*err));
+    if (obj.contains(key)) util::take_field(read_string(obj, key), *field, err);
+  if (err) return std::unexpected(std::move(*err));
   return out;
 }
 
 std::expected<PolicyAggregate, AggregateCorrupt> read_policy(const Json& obj) {
-  if (!obj.is_object()) return corrupt("a policy is not an object");
+  if (!obj.is_object()) return aggregate_corrupt("a policy is not an object");
   PolicyAggregate out;
   std::string type;
   std::optional<AggregateCorrupt> err;
-  take(read_strings(obj, "rua"), out.rua, err);
-  take(read_string(obj, "type"), type, err);
-  take(read_strings(obj, "strings"), out.policy.strings, err);
-  take(read_string(obj, "domain"), out.policy.domain, err);
-  take(read_strings(obj, "mx"), out.policy.mx_hosts, err);
-  take(read_count(obj, "ok"), out.successful_sessions, err);
-  take(read_count(obj, "failed"), out.failed_sessions, err);
-  take(read_count(obj, "dropped"), out.failure_details_dropped, err);
-  if (err) return Corrupt(std::move(*err));
+  util::take_field(read_strings(obj, "rua"), out.rua, err);
+  util::take_field(read_string(obj, "type"), type, err);
+  util::take_field(read_strings(obj, "strings"), out.policy.strings, err);
+  util::take_field(read_string(obj, "domain"), out.policy.domain, err);
+  util::take_field(read_strings(obj, "mx"), out.policy.mx_hosts, err);
+  util::take_field(read_count(obj, "ok"), out.successful_sessions, err);
+  util::take_field(read_count(obj, "failed"), out.failed_sessions, err);
+  util::take_field(read_count(obj, "dropped"), out.failure_details_dropped, err);
+  if (err) return std::unexpected(std::move(*err));
   const auto policy_type = policy_type_from_string(type);
-  if (!policy_type) return corrupt("unknown policy type \"" + util::printable_excerpt(type, 40) + "\"");
+  if (!policy_type) return aggregate_corrupt("unknown policy type \"" + util::printable_excerpt(type, 40) + "\"");
   out.policy.type = *policy_type;
 
   auto details = member(obj, "details");
-  if (!details) return Corrupt(details.error());
-  if (!(*details)->is_array()) return corrupt("field \"details\" is not an array");
+  if (!details) return std::unexpected(details.error());
+  if (!(*details)->is_array()) return aggregate_corrupt("field \"details\" is not an array");
   for (const Json& item : **details) {
     auto detail = read_detail(item);
-    if (!detail) return Corrupt(detail.error());
+    if (!detail) return std::unexpected(detail.error());
     out.failure_details.push_back(std::move(*detail));
   }
   return out;
@@ -128,9 +122,7 @@ std::expected<PolicyAggregate, AggregateCorrupt> read_policy(const Json& obj) {
 // --- report building ---
 
 bool is_unique_token(std::string_view token) {
-  return !token.empty() && token.size() <= kMaxUniqueTokenLength && std::ranges::all_of(token, [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-  });
+  return !token.empty() && token.size() <= kMaxUniqueTokenLength && std::ranges::all_of(token, util::is_alnum);
 }
 
 // RFC 3339 sec. 5.6 in UTC, as in RFC 8460's example: "2016-04-01T23:59:59Z".
@@ -225,10 +217,10 @@ std::string encode_domain_day_key(const DomainDayKey& key) { return key.day.to_s
 
 std::expected<DomainDayKey, AggregateCorrupt> decode_domain_day_key(std::string_view bytes) {
   const auto day = UtcDay::parse(bytes.substr(0, 10));
-  if (!day || bytes.size() < 12 || bytes[10] != '/') return corrupt("key is not \"YYYY-MM-DD/domain\"");
+  if (!day || bytes.size() < 12 || bytes[10] != '/') return aggregate_corrupt("key is not \"YYYY-MM-DD/domain\"");
   const std::string_view domain = bytes.substr(11);
   if (!is_host_name(domain) || ascii_lowercase(domain) != domain)
-    return corrupt("key domain is not a lowercase host name");
+    return aggregate_corrupt("key domain is not a lowercase host name");
   return DomainDayKey{*day, std::string(domain)};
 }
 
@@ -258,25 +250,25 @@ std::string encode_domain_day(const DomainDay& day) {
         {"details", std::move(details)},
     });
   }
-  return dump(Json{{"v", kAggregateFormat}, {"policies", std::move(policies)}});
+  return util::json_text(Json{{"v", kAggregateFormat}, {"policies", std::move(policies)}});
 }
 
 std::expected<DomainDay, AggregateCorrupt> decode_domain_day(std::string_view bytes) {
-  if (bytes.size() > kMaxEncodedDomainDay) return corrupt("value larger than 32 MiB");
+  if (bytes.size() > kMaxEncodedDomainDay) return aggregate_corrupt("value larger than 32 MiB");
   // Without exceptions: a parse error yields a "discarded" value.
   const Json j = Json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return corrupt("not valid JSON");
-  if (!j.is_object()) return corrupt("not a JSON object");
+  if (j.is_discarded()) return aggregate_corrupt("not valid JSON");
+  if (!j.is_object()) return aggregate_corrupt("not a JSON object");
   const auto version = j.find("v");
   if (version == j.end() || !version->is_number_integer() || version->get<std::int64_t>() != kAggregateFormat)
-    return corrupt("unsupported aggregate format (expected " + std::to_string(kAggregateFormat) + ")");
+    return aggregate_corrupt("unsupported aggregate format (expected " + std::to_string(kAggregateFormat) + ")");
   auto policies = member(j, "policies");
-  if (!policies) return Corrupt(policies.error());
-  if (!(*policies)->is_array()) return corrupt("field \"policies\" is not an array");
+  if (!policies) return std::unexpected(policies.error());
+  if (!(*policies)->is_array()) return aggregate_corrupt("field \"policies\" is not an array");
   DomainDay out;
   for (const Json& item : **policies) {
     auto policy = read_policy(item);
-    if (!policy) return Corrupt(policy.error());
+    if (!policy) return std::unexpected(policy.error());
     out.policies.push_back(std::move(*policy));
   }
   return out;
@@ -397,7 +389,7 @@ std::expected<TlsRptReport, ReportFailure> build_report(const ReportOrigin& orig
   report["report-id"] = out.report_id;
   report["policies"] = OrderedJson::array();
   for (const PolicyAggregate& p : policies) report["policies"].push_back(report_policy(p));
-  out.json = report.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+  out.json = util::json_text(report);
 
   // sec. 5.1: filename = sender "!" policy-domain "!" begin-timestamp "!" end-timestamp
   //                      [ "!" unique-id ] "." extension; timestamps in unix seconds,

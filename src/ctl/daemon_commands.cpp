@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include "core/next_hop.hpp"
 #include "ctl/control_client.hpp"
+#include "ctl/exit_status.hpp"
 #include "daemon/lookup_service.hpp"
 #include "io/policy_store.hpp"
 
@@ -15,15 +16,13 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kOk = 0, kFailed = 1, kError = 2;
-
 int call_failed(const ControlCallError& e) {
   std::cerr << "mtastsctl: " << e.detail
             << (e.kind == ControlCallFailure::not_running ? " (is mtastsd running?)"
                 : e.kind == ControlCallFailure::denied   ? " (root and the daemon's user may connect)"
                                                          : "")
             << "\n";
-  return e.kind == ControlCallFailure::not_running ? kDaemonNotRunning : kError;
+  return e.kind == ControlCallFailure::not_running ? kDaemonNotRunning : kExitError;
 }
 
 // A unix time of the reply as "2026-11-29T21:49:06Z", "-" for 0, null or a non-number.
@@ -90,7 +89,7 @@ int status(const daemon::Config& config, bool as_json) {
   if (!reply) return call_failed(reply.error());
   if (!reply->ok) {
     std::cerr << "mtastsctl: mtastsd: " << reply->error << "\n";
-    return kError;
+    return kExitError;
   }
   json out = reply->body;
   out.erase("ok");
@@ -98,7 +97,7 @@ int status(const daemon::Config& config, bool as_json) {
   out["control_socket"] = socket;
   if (as_json) {
     std::cout << out.dump(2) << "\n";
-    return kOk;
+    return kExitOk;
   }
   const json uptime = out.value("uptime_seconds", json());
   std::cout << "daemon\trunning\nversion\t" << text(out, "version") << "\npid\t" << text(out, "pid") << "\nconfig\t"
@@ -109,7 +108,7 @@ int status(const daemon::Config& config, bool as_json) {
     for (const json& l : *listeners)
       if (l.is_object()) std::cout << "listener\t" << text(l, "role") << " " << text(l, "address") << "\n";
   std::cout << "next report run\t" << utc(out.value("next_report_run", json())) << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 int stats(const daemon::Config& config, bool as_json) {
@@ -117,26 +116,26 @@ int stats(const daemon::Config& config, bool as_json) {
   if (!reply) return call_failed(reply.error());
   if (!reply->ok) {
     std::cerr << "mtastsctl: mtastsd: " << reply->error << "\n";
-    return kError;
+    return kExitError;
   }
   auto samples = core::parse_samples(reply->body);
   if (!samples) {
     std::cerr << "mtastsctl: malformed stats reply: " << samples.error() << "\n";
-    return kError;
+    return kExitError;
   }
   if (as_json) {
     std::cout << core::samples_json(*samples).dump(2) << "\n";
-    return kOk;
+    return kExitOk;
   }
   for (const core::MetricSample& s : *samples) std::cout << core::sample_line(s) << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 int cache_refresh(const daemon::Config& config, const std::string& key, bool as_json) {
   const core::NextHop hop = core::normalize_next_hop(key);
   if (hop.kind != core::NextHopKind::domain) {
     std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
-    return kError;
+    return kExitError;
   }
   // The daemon waits for its resolution at most refresh_wait_limit; a little more here.
   const auto deadline = daemon::refresh_wait_limit(config) + kQuickCallDeadline;
@@ -145,16 +144,16 @@ int cache_refresh(const daemon::Config& config, const std::string& key, bool as_
   if (!reply) return call_failed(reply.error());
   if (!reply->ok) {
     std::cerr << "mtastsctl: " << reply->error << "\n";
-    return kFailed;
+    return kExitNoResult;
   }
   const auto record = reply->body.find("record");
   if (record == reply->body.end() || !record->is_object()) {
     std::cerr << "mtastsctl: malformed refresh reply: no \"record\" object\n";
-    return kError;
+    return kExitError;
   }
   if (as_json) {
     std::cout << record->dump(2) << "\n";
-    return kOk;
+    return kExitOk;
   }
   std::cout << "domain\t" << text(*record, "domain") << "\nstate\t" << text(*record, "state") << "\npolicy id\t"
             << text(*record, "policy_id") << "\nmode\t" << text(*record, "mode") << "\nmax_age\t"
@@ -163,7 +162,7 @@ int cache_refresh(const daemon::Config& config, const std::string& key, bool as_
             << "\nfetched at\t" << utc(record->value("fetched_at", json())) << "\nvalid until\t"
             << utc(record->value("valid_until", json())) << "\nnext refresh\t"
             << utc(record->value("next_refresh", json())) << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 }  // namespace mtastsd::ctl

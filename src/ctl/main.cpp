@@ -21,6 +21,7 @@
 #include "core/next_hop.hpp"
 #include "ctl/check_command.hpp"
 #include "ctl/daemon_commands.hpp"
+#include "ctl/exit_status.hpp"
 #include "ctl/record_view.hpp"
 #include "ctl/report_commands.hpp"
 #include "ctl/report_view.hpp"
@@ -37,7 +38,9 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int kOk = 0, kNotFound = 1, kError = 2;
+using ctl::kExitError;
+using ctl::kExitNoResult;
+using ctl::kExitOk;
 
 std::unique_ptr<io::PolicyStore> open_store(const daemon::Config& config, bool read_only) {
   auto store = io::PolicyStore::open({config.state_dir + "/cache", config.cache_map_size, read_only});
@@ -70,7 +73,7 @@ std::string normalized(const std::string& key) {
 }
 
 // Every cached record in key order: good ones to `record`, undecodable ones to `corrupt`
-// (domain, what is wrong). kOk, or kError with the store's error said.
+// (domain, what is wrong). kExitOk, or kExitError with the store's error said.
 int visit_cache(io::PolicyStore& store,
                 const std::function<void(const std::string& domain, const core::CacheRecord&)>& record,
                 const std::function<void(const std::string& domain, const std::string& detail)>& corrupt) {
@@ -83,14 +86,14 @@ int visit_cache(io::PolicyStore& store,
   });
   if (!ok) {
     std::cerr << "mtastsctl: " << ok.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
-  return kOk;
+  return kExitOk;
 }
 
 int cache_list(const daemon::Config& config, bool as_json) {
   auto store = open_store(config, true);
-  if (!store) return kError;
+  if (!store) return kExitError;
   const auto now = util::system_now();
   json all = json::array();
   if (!as_json)
@@ -115,9 +118,9 @@ int cache_list(const daemon::Config& config, bool as_json) {
         else
           std::cout << fmt::format("{:<40} corrupt   {}\n", domain, detail);
       });
-  if (rc != kOk) return rc;
+  if (rc != kExitOk) return rc;
   if (as_json) std::cout << all.dump(2) << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 // The policy cache and the MX validations beside it, read-only.
@@ -160,18 +163,18 @@ int cache_show(const daemon::Config& config, const std::string& key, bool as_jso
   const std::string domain = normalized(key);
   if (domain.empty()) {
     std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
-    return kError;
+    return kExitError;
   }
   auto tables = open_cache_tables(config);
-  if (!tables) return kError;
+  if (!tables) return kExitError;
   auto got = tables->policies->get(domain);
   if (!got) {
     std::cerr << "mtastsctl: " << domain << ": " << got.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
   if (!*got) {
     std::cerr << "mtastsctl: " << domain << " is not cached\n";
-    return kNotFound;
+    return kExitNoResult;
   }
   const auto validations = read_validations(*tables->validations, domain);
   const auto now = util::system_now();
@@ -181,7 +184,7 @@ int cache_show(const daemon::Config& config, const std::string& key, bool as_jso
     std::cout << ctl::record_text(domain, **got, now, config.cache);
     if (validations) std::cout << ctl::validations_text(*validations, now);
   }
-  return kOk;
+  return kExitOk;
 }
 
 // Every cached record: --json the objects of `cache show --json` in one array; else one
@@ -189,7 +192,7 @@ int cache_show(const daemon::Config& config, const std::string& key, bool as_jso
 // valid until, next refresh, failure, DANE verdict ("-" for none).
 int cache_export(const daemon::Config& config, bool as_json) {
   auto tables = open_cache_tables(config);
-  if (!tables) return kError;
+  if (!tables) return kExitError;
   const auto now = util::system_now();
   json all = json::array();
   const auto or_dash = [](std::string_view s) { return s.empty() ? std::string("-") : std::string(s); };
@@ -216,67 +219,67 @@ int cache_export(const daemon::Config& config, bool as_json) {
         else
           std::cout << fmt::format("{}\tcorrupt\t-\t-\t-\t-\t-\t-\t{}\t-\n", domain, detail);
       });
-  if (rc != kOk) return rc;
+  if (rc != kExitOk) return rc;
   if (as_json) std::cout << all.dump(2) << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 // --json: {"purged": N} for --all, {"purged": 1, "domain": D} for one domain.
 int cache_purge(const daemon::Config& config, const std::string& key, bool all, bool as_json) {
   auto store = open_store(config, false);
-  if (!store) return kError;
+  if (!store) return kExitError;
   if (all) {
     auto n = store->erase_all();
     if (!n) {
       std::cerr << "mtastsctl: " << n.error().detail << "\n";
-      return kError;
+      return kExitError;
     }
     store->sync();
     if (as_json)
       std::cout << json{{"purged", *n}}.dump(2) << "\n";
     else
       std::cout << "purged " << *n << " entries\n";
-    return kOk;
+    return kExitOk;
   }
   const std::string domain = normalized(key);
   if (domain.empty()) {
     std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
-    return kError;
+    return kExitError;
   }
   auto erased = store->erase(domain);
   if (!erased) {
     std::cerr << "mtastsctl: " << erased.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
   store->sync();
   if (!*erased) {
     std::cerr << "mtastsctl: " << domain << " is not cached\n";
-    return kNotFound;
+    return kExitNoResult;
   }
   if (as_json)
     std::cout << json{{"purged", 1}, {"domain", domain}}.dump(2) << "\n";
   else
     std::cout << "purged " << domain << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 int query(const daemon::Config& config, const std::string& key, const std::string& profile_name, bool as_json) {
   const std::string domain = normalized(key);
   if (domain.empty()) {
     std::cerr << "mtastsctl: '" << key << "' is not a domain name\n";
-    return kError;
+    return kExitError;
   }
   asio::io_context io(1);
   io::DnsResolver dns(io.get_executor(), config.dns);
   io::PolicyFetcher fetcher(io.get_executor(), dns, config.fetch);
   json out{{"domain", domain}};
   std::vector<std::string> steps;
-  int status = kNotFound;
+  int status = kExitNoResult;
   bool known = true;
   const auto& profile = config.profile_for(profile_name, &known);
   if (!known) {
     std::cerr << "mtastsctl: no profile '" << profile_name << "' in the configuration\n";
-    return kError;
+    return kExitError;
   }
   std::optional<core::DaneDecision> dane;
   auto run = [&]() -> asio::awaitable<void> {
@@ -302,7 +305,7 @@ int query(const daemon::Config& config, const std::string& key, const std::strin
     if (fetched->policy.mode == core::StsMode::enforce)
       out["answer"] = core::encode_reply(
           {core::ReplyStatus::ok, core::build_sts_policy_result(fetched->policy, domain, profile.dialect)});
-    status = fetched->policy.mode == core::StsMode::none ? kNotFound : kOk;
+    status = fetched->policy.mode == core::StsMode::none ? kExitNoResult : kExitOk;
   };
   auto done = asio::co_spawn(io, run(), asio::use_future);
   io.run();
@@ -310,7 +313,7 @@ int query(const daemon::Config& config, const std::string& key, const std::strin
     done.get();
   } catch (const std::exception& e) {
     std::cerr << "mtastsctl: query failed: " << e.what() << "\n";
-    return kError;
+    return kExitError;
   }
   out["dane"] = {{"verdict", std::string(core::to_string(dane->verdict))},
                  {"reason", dane->reason},
@@ -318,7 +321,7 @@ int query(const daemon::Config& config, const std::string& key, const std::strin
   // A dane profile answers with the DANE verdict when it applies or is unknown.
   if (auto reply = profile.dane ? core::dane_reply(dane->verdict, dane->reason) : std::nullopt) {
     out["answer"] = core::encode_reply(*reply);
-    status = reply->status == core::ReplyStatus::ok ? kOk : kError;
+    status = reply->status == core::ReplyStatus::ok ? kExitOk : kExitError;
   }
   out["steps"] = steps;
   if (as_json) {
@@ -332,7 +335,7 @@ int query(const daemon::Config& config, const std::string& key, const std::strin
 
 int report_list(const daemon::Config& config, bool as_json) {
   auto store = open_tlsrpt_store(config);
-  if (!store) return kError;
+  if (!store) return kExitError;
   json all = json::array();
   if (!as_json)
     std::cout << fmt::format("{:<10} {:<40} {:>8} {:>10} {:>8}\n", "DAY", "DOMAIN", "POLICIES", "SUCCESSFUL", "FAILED");
@@ -356,10 +359,10 @@ int report_list(const daemon::Config& config, bool as_json) {
   });
   if (!ok) {
     std::cerr << "mtastsctl: " << ok.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
   if (as_json) std::cout << all.dump(2) << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 int report_show(const daemon::Config& config, const std::string& day_text, const std::string& domain_text,
@@ -367,39 +370,39 @@ int report_show(const daemon::Config& config, const std::string& day_text, const
   const auto day = core::UtcDay::parse(day_text);
   if (!day) {
     std::cerr << "mtastsctl: '" << day_text << "' is not a day (YYYY-MM-DD)\n";
-    return kError;
+    return kExitError;
   }
   const std::string domain = normalized(domain_text);
   if (domain.empty()) {
     std::cerr << "mtastsctl: '" << domain_text << "' is not a domain name\n";
-    return kError;
+    return kExitError;
   }
   const daemon::TlsRptSettings& t = config.tlsrpt;
   if (t.organization_name.empty() || t.contact_info.empty() || t.submitter.empty()) {
     std::cerr << "mtastsctl: a report needs tlsrpt.organization_name, tlsrpt.contact_info and tlsrpt.submitter in "
               << config.source << "\n";
-    return kError;
+    return kExitError;
   }
   auto store = open_tlsrpt_store(config);
-  if (!store) return kError;
+  if (!store) return kExitError;
   const core::DomainDayKey key{*day, domain};
   auto counted = store->get(key);
   if (!counted) {
     std::cerr << "mtastsctl: " << counted.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
   if (!*counted) {
     std::cerr << "mtastsctl: no sessions counted for " << domain << " on " << day->to_string() << "\n";
-    return kNotFound;
+    return kExitNoResult;
   }
   auto reports = ctl::reports_json({t.organization_name, t.contact_info, t.submitter}, key, **counted);
   if (!reports) {
     std::cerr << "mtastsctl: " << core::to_string(reports.error().error) << ": " << reports.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
   if (as_json) {
     std::cout << reports->dump(2) << "\n";
-    return kOk;
+    return kExitOk;
   }
   for (const auto& report : *reports) {
     std::cout << "rua:     " << fmt::format("{}", fmt::join(report["rua"].get<std::vector<std::string>>(), ", "))
@@ -407,7 +410,7 @@ int report_show(const daemon::Config& config, const std::string& day_text, const
               << "\nfile:    " << report["file_name"].get<std::string>() << "\n"
               << report["report"].dump(2) << "\n";
   }
-  return kOk;
+  return kExitOk;
 }
 
 }  // namespace
@@ -477,7 +480,7 @@ int main(int argc, char** argv) {
                     : daemon::load_config(config_file, state_dir);
   if (!config) {
     for (const auto& p : config.error()) std::cerr << p.to_string() << "\n";
-    return *check_cmd ? ctl::kCheckUnknown : kError;
+    return *check_cmd ? ctl::kCheckUnknown : kExitError;
   }
   spdlog::set_level(spdlog::level::warn);
   if (*list) return cache_list(*config, as_json);
@@ -485,7 +488,7 @@ int main(int argc, char** argv) {
   if (*purge) {
     if (all == !domain.empty()) {
       std::cerr << "mtastsctl: cache purge takes a DOMAIN or --all\n";
-      return kError;
+      return kExitError;
     }
     return cache_purge(*config, domain, all, as_json);
   }
@@ -499,5 +502,5 @@ int main(int argc, char** argv) {
   if (*check_cmd) return ctl::check(*config, check_options);
   if (*status_cmd) return ctl::status(*config, as_json);
   if (*stats_cmd) return ctl::stats(*config, as_json);
-  return kError;
+  return kExitError;
 }

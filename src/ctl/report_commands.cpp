@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include "core/next_hop.hpp"
+#include "ctl/exit_status.hpp"
 #include "daemon/report_dispatch.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/report_outbox.hpp"
@@ -19,7 +20,6 @@ namespace asio = boost::asio;
 namespace mtastsd::ctl {
 namespace {
 
-constexpr int kOk = 0, kNotFound = 1, kError = 2;
 // Attempts run one after another here: each is claimed just before it starts, so that its
 // lease (daemon::claim_rules) covers it and not the wait for the ones before it.
 constexpr std::size_t kClaimBatch = 1;
@@ -74,13 +74,13 @@ nlohmann::ordered_json entry_json(const io::StoredEntry& s) {
 int report_send(const daemon::Config& config, const std::string& day_text, const std::string& domain_text,
                 bool resend, bool as_json) {
   const auto day = parse_day(day_text);
-  if (!day) return kError;
+  if (!day) return kExitError;
   io::OutboxFilter filter{*day, std::nullopt};
   if (!domain_text.empty()) {
     const core::NextHop hop = core::normalize_next_hop(domain_text);
     if (hop.kind != core::NextHopKind::domain) {
       std::cerr << "mtastsctl: '" << domain_text << "' is not a domain name\n";
-      return kError;
+      return kExitError;
     }
     filter.domain = hop.domain;
   }
@@ -88,17 +88,17 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
   const util::TimePoint now = util::system_now();
   if (*day >= core::UtcDay::containing(now)) {
     std::cerr << "mtastsctl: " << day->to_string() << " is not over yet (UTC); its reports cover the whole day\n";
-    return kError;
+    return kExitError;
   }
   if (!daemon::has_report_origin(t)) {
     std::cerr << "mtastsctl: reports need tlsrpt.organization_name, tlsrpt.contact_info and tlsrpt.submitter in "
               << config.source << "\n";
-    return kError;
+    return kExitError;
   }
   auto env = open_env(config, false);
-  if (!env) return kError;
+  if (!env) return kExitError;
   auto outbox = open_outbox(env);
-  if (!outbox) return kError;
+  if (!outbox) return kExitError;
 
   // The sender checks its settings (DKIM key, CA files) like the daemon at start-up.
   asio::io_context io(1);
@@ -109,24 +109,24 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
     sender = std::make_unique<io::ReportSender>(io.get_executor(), *dns, t.sender);
   } catch (const std::exception& e) {
     std::cerr << "mtastsctl: " << e.what() << "\n";
-    return kError;
+    return kExitError;
   }
 
   auto planned = outbox->plan(core::UtcDay{day->days_since_epoch + 1},
                               daemon::make_planner(t, util::system_now, now), filter);
   if (!planned) {
     std::cerr << "mtastsctl: " << planned.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
   for (const std::string& problem : planned->problems) std::cerr << "mtastsctl: no report for " << problem << "\n";
   auto due = outbox->make_due(now, resend, filter);
   if (!due) {
     std::cerr << "mtastsctl: " << due.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
   env->sync();
 
-  int status = kNotFound;
+  int status = kExitNoResult;
   std::size_t busy = 0, skipped = 0;
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   auto run = [&]() -> asio::awaitable<void> {
@@ -134,7 +134,7 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
       auto claims = outbox->claim_due(util::system_now(), daemon::claim_rules(t, kClaimBatch), kClaimBatch, filter);
       if (!claims) {
         std::cerr << "mtastsctl: " << claims.error().detail << "\n";
-        status = kError;
+        status = kExitError;
         co_return;
       }
       if (claims->claimed.empty()) co_return;
@@ -149,9 +149,9 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
           std::cout << fmt::format("{} {}: {}\n", ok ? "delivered" : "failed   ", daemon::describe(done),
                                    done.entry.last_result);
         if (!ok)
-          status = kError;
-        else if (status == kNotFound)
-          status = kOk;
+          status = kExitError;
+        else if (status == kExitNoResult)
+          status = kExitOk;
       }
     }
   };
@@ -161,7 +161,7 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
     done.get();
   } catch (const std::exception& e) {
     std::cerr << "mtastsctl: " << e.what() << "\n";
-    return kError;
+    return kExitError;
   }
   // What was not sent now, and why.
   auto listed = outbox->for_each(
@@ -174,14 +174,14 @@ int report_send(const daemon::Config& config, const std::string& day_text, const
             std::cout << fmt::format("busy      {}: being sent by process {}\n", daemon::describe(*s),
                                      s->entry.claimed_by);
           ++busy;
-        } else if (s->entry.state == core::OutboxState::delivered && !resend && status == kNotFound) {
+        } else if (s->entry.state == core::OutboxState::delivered && !resend && status == kExitNoResult) {
           ++skipped;
         }
       },
       filter);
   if (!listed) std::cerr << "mtastsctl: " << listed.error().detail << "\n";
   if (as_json) std::cout << results.dump(2) << "\n";
-  if (status == kNotFound && busy == 0) {
+  if (status == kExitNoResult && busy == 0) {
     if (skipped > 0)
       std::cerr << "mtastsctl: " << skipped << " report(s) of " << day->to_string()
                 << " already delivered; --resend sends them again\n";
@@ -196,12 +196,12 @@ int report_status(const daemon::Config& config, const std::string& day_text, boo
   io::OutboxFilter filter;
   if (!day_text.empty()) {
     filter.day = parse_day(day_text);
-    if (!filter.day) return kError;
+    if (!filter.day) return kExitError;
   }
   auto env = open_env(config, true);
-  if (!env) return kError;
+  if (!env) return kExitError;
   auto outbox = open_outbox(env);
-  if (!outbox) return kError;
+  if (!outbox) return kExitError;
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
   if (!as_json)
     std::cout << fmt::format("{:<10} {:<30} {:<9} {:>3} {:<20} {:<40} {}\n", "DAY", "DOMAIN", "STATE", "TRY",
@@ -228,10 +228,10 @@ int report_status(const daemon::Config& config, const std::string& day_text, boo
       filter);
   if (!listed) {
     std::cerr << "mtastsctl: " << listed.error().detail << "\n";
-    return kError;
+    return kExitError;
   }
   if (as_json) std::cout << all.dump(2) << "\n";
-  return kOk;
+  return kExitOk;
 }
 
 }  // namespace mtastsd::ctl

@@ -3,16 +3,13 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include "daemon/discovery_trace.hpp"
 #include "io/dns_rdata.hpp"
 
 namespace mtastsd::daemon {
 namespace {
 
 using Outcome = std::expected<io::DnsAnswer, io::DnsError>;
-
-void note(std::vector<std::string>* trace, std::string line) {
-  if (trace) trace->push_back(std::move(line));
-}
 
 core::DaneDnsAnswer dane_answer(const Outcome& outcome) {
   core::DaneDnsAnswer a;
@@ -53,8 +50,8 @@ std::string describe(const core::DaneDnsAnswer& a) {
 boost::asio::awaitable<core::DaneDecision> discover_dane(io::DnsResolver& dns, const std::string& domain,
                                                          std::vector<std::string>* trace) {
   const core::DaneDnsAnswer mx = dane_answer(co_await dns.query(domain, io::rrtype::mx));
-  note(trace, fmt::format("MX {}: {}{}{}", domain, describe(mx), mx.records.empty() ? "" : ": ",
-                          fmt::join(mx.records, " ")));
+  add_trace_line(trace, fmt::format("MX {}: {}{}{}", domain, describe(mx), mx.records.empty() ? "" : ": ",
+                                    fmt::join(mx.records, " ")));
 
   std::vector<core::HostTlsa> tlsa;
   if (const auto candidates = core::dane_candidates(domain, mx)) {
@@ -63,16 +60,17 @@ boost::asio::awaitable<core::DaneDecision> discover_dane(io::DnsResolver& dns, c
     const auto answers = co_await dns.query_all(names, io::rrtype::tlsa);
     for (std::size_t i = 0; i < answers.size(); ++i) {
       core::DaneDnsAnswer answer = dane_answer(answers[i]);
-      note(trace, fmt::format("TLSA {}: {}", names[i], describe(answer)));
+      add_trace_line(trace, fmt::format("TLSA {}: {}", names[i], describe(answer)));
       for (const auto& record : answer.records)
-        note(trace,
-             fmt::format("TLSA {}: {} ({})", names[i], record, core::tlsa_usable(record) ? "usable" : "unusable"));
+        add_trace_line(trace, fmt::format("TLSA {}: {} ({})", names[i], record,
+                                          core::tlsa_usable(record) ? "usable" : "unusable"));
       tlsa.push_back({candidates->hosts[i], std::move(answer)});
     }
-    if (candidates->truncated) note(trace, fmt::format("only the first {} MX hosts were checked", core::kMaxDaneHosts));
+    if (candidates->truncated)
+      add_trace_line(trace, fmt::format("only the first {} MX hosts were checked", core::kMaxDaneHosts));
   }
   core::DaneDecision decision = core::decide_dane(domain, mx, tlsa);
-  note(trace, fmt::format("DANE {}: {}: {}", domain, core::to_string(decision.verdict), decision.reason));
+  add_trace_line(trace, fmt::format("DANE {}: {}: {}", domain, core::to_string(decision.verdict), decision.reason));
   co_return decision;
 }
 

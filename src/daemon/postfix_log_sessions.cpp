@@ -8,11 +8,9 @@
 #include <spdlog/spdlog.h>
 #include "core/host_name.hpp"
 #include "core/tlsrpt_record.hpp"
+#include "io/dns_rdata.hpp"
 
 namespace mtastsd::daemon {
-namespace {
-constexpr int kTypeTxt = 16;
-}  // namespace
 
 PostfixLogSessions::PostfixLogSessions(boost::asio::any_io_executor ex, io::DnsResolver& dns, io::TlsrptStore& store,
                                        TlsrptAggregator& aggregator, util::NowFn now)
@@ -70,7 +68,7 @@ void PostfixLogSessions::complete(core::SessionEvent session) {
 
 boost::asio::awaitable<void> PostfixLogSessions::look_up(std::string domain) {
   const auto alive = alive_;
-  auto answer = co_await dns_.query("_smtp._tls." + domain, kTypeTxt);
+  auto answer = co_await dns_.query("_smtp._tls." + domain, io::rrtype::txt);
   if (!*alive) co_return;
   const io::CachedTlsrptRecord found = lookup_result(domain, answer);
   if (auto stored = store_.put_record(domain, found); !stored) spdlog::warn("TLS-RPT: {}", stored.error().detail);

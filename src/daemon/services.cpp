@@ -22,6 +22,7 @@
 #include "daemon/socketmap_server.hpp"
 #include "daemon/tlsrpt_aggregator.hpp"
 #include "daemon/tlsrpt_collector.hpp"
+#include "io/dns_rdata.hpp"
 #include "io/dns_resolver.hpp"
 #include "io/mx_probe.hpp"
 #include "io/policy_fetcher.hpp"
@@ -47,8 +48,7 @@ constexpr std::chrono::milliseconds kDrainPoll{20};
 // Say so once at start-up instead of leaving admins to read per-domain failures.
 asio::awaitable<void> check_dnssec_path(io::DnsResolver& dns) {
   // A name that cannot exist in the root zone: its signed denial proves the chain.
-  constexpr int kTypeTxt = 16;
-  auto root = co_await dns.query("mtastsd-dnssec-check.", kTypeTxt);
+  auto root = co_await dns.query("mtastsd-dnssec-check.", io::rrtype::txt);
   if (root && root->secure) {
     spdlog::info("DNSSEC validation works (signed denial from the root zone)");
   } else if (!root && root.error().kind == io::DnsErrorKind::bogus) {

@@ -8,15 +8,15 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 
+#include "util/ascii.hpp"
+
 namespace mtastsd::io {
 namespace {
 
 constexpr std::size_t kMaxLabel = 63;     // RFC 1035 sec. 2.3.4
 constexpr std::size_t kMaxWireName = 255;  // RFC 1035 sec. 2.3.4, including the root label
 
-bool is_plain_label_char(std::uint8_t c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
+bool is_plain_label_char(std::uint8_t c) { return util::is_alnum(static_cast<char>(c)) || c == '-' || c == '_'; }
 
 // Decodes the wire name starting at `pos`, advancing `pos` past it. Letters are
 // lowercased; any octet other than letter, digit, '-' or '_' is written as

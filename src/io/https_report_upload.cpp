@@ -20,13 +20,7 @@ using core::DeliveryFailure;
 using core::DeliveryResult;
 
 constexpr std::string_view kReportMediaType = "application/tlsrpt+gzip";  // RFC 8460 sec. 5.4
-constexpr std::uint16_t kHttpsPort = 443;
 constexpr std::uint32_t kHeaderLimit = 8 * 1024;  // ours: a status line and a few fields is all we read
-#ifdef MTASTSD_VERSION
-constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
-#else
-constexpr std::string_view kUserAgent = "mtastsd";
-#endif
 
 std::unexpected<DeliveryFailure> temporary(std::string detail) {
   return std::unexpected(DeliveryFailure{DeliveryError::temporary, std::move(detail)});

@@ -30,16 +30,11 @@ namespace mtastsd::io {
 namespace {
 
 using core::DeliveryError;
-using core::DeliveryFailure;
 using core::DeliveryResult;
 using core::SmtpStage;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kMaxReplyText = 300;  // ours: what of a server reply goes into a log line
-
-std::unexpected<DeliveryFailure> failure(DeliveryError error, std::string detail) {
-  return std::unexpected(DeliveryFailure{error, std::move(detail)});
-}
 
 std::chrono::milliseconds remaining(SubmissionDeadline deadline) {
   return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
@@ -133,11 +128,13 @@ DeliveryResult submit_smtp(const SmtpRelaySettings& relay, const Envelope& envel
   // Thread-safe since libcurl 7.84; Debian 12 has 7.88.
   static const CURLcode global_init = curl_global_init(CURL_GLOBAL_DEFAULT);
   if (global_init != CURLE_OK)
-    return failure(DeliveryError::temporary, fmt::format("libcurl: {}", curl_easy_strerror(global_init)));
+    return core::delivery_failure(DeliveryError::temporary,
+                                  fmt::format("libcurl: {}", curl_easy_strerror(global_init)));
 
   const std::string where = fmt::format("relay {}:{}", relay.host, relay.port);
   const auto url = relay_url(relay);
-  if (!url) return failure(DeliveryError::temporary, fmt::format("{}: not a usable relay address", where));
+  if (!url)
+    return core::delivery_failure(DeliveryError::temporary, fmt::format("{}: not a usable relay address", where));
   std::unique_ptr<CURL, CurlCleanup> curl(curl_easy_init());
   if (!curl) throw std::bad_alloc();
   const std::string rcpt_to = fmt::format("<{}>", envelope.to);
@@ -176,16 +173,16 @@ DeliveryResult submit_smtp(const SmtpRelaySettings& relay, const Envelope& envel
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   if (result == CURLE_OK) return core::Delivered{fmt::format("{} accepted: {}", where, trace.last_reply)};
   if (result == CURLE_OPERATION_TIMEDOUT)
-    return failure(DeliveryError::temporary,
-                   fmt::format("{}: no answer to {} within the deadline", where, to_string(trace.stage)));
+    return core::delivery_failure(DeliveryError::temporary, fmt::format("{}: no answer to {} within the deadline",
+                                                                        where, to_string(trace.stage)));
   if (code >= 400)
-    return failure(core::classify_smtp_reply(trace.stage, static_cast<int>(code)),
-                   fmt::format("{}: {} refused: {}", where, to_string(trace.stage), trace.last_reply));
+    return core::delivery_failure(core::classify_smtp_reply(trace.stage, static_cast<int>(code)),
+                                  fmt::format("{}: {} refused: {}", where, to_string(trace.stage), trace.last_reply));
   // No refusing reply: the connection, TLS or the protocol failed.
   const std::string reason = error_text[0] ? std::string(error_text.data()) : curl_easy_strerror(result);
   const std::string during = trace.last_reply.empty() ? "" : fmt::format(" (after {})", to_string(trace.stage));
-  return failure(DeliveryError::temporary,
-                 fmt::format("{}: {}{}", where, util::printable_excerpt(reason, kMaxReplyText), during));
+  return core::delivery_failure(DeliveryError::temporary,
+                                fmt::format("{}: {}{}", where, util::printable_excerpt(reason, kMaxReplyText), during));
 }
 
 // ---------------------------------------------------------------- sendmail command
@@ -268,7 +265,7 @@ std::string errno_text(std::string_view what) { return fmt::format("{}: {}", wha
 DeliveryResult submit_sendmail(const std::string& command, const Envelope& envelope, std::string_view message,
                                SubmissionDeadline deadline) {
   const auto temporary = [&](std::string detail) {
-    return failure(DeliveryError::temporary, fmt::format("{}: {}", command, detail));
+    return core::delivery_failure(DeliveryError::temporary, fmt::format("{}: {}", command, detail));
   };
   const std::string input = with_lf(message);
 
@@ -350,8 +347,8 @@ DeliveryResult submit_sendmail(const std::string& command, const Envelope& envel
   if (WIFSIGNALED(child.status)) return temporary(fmt::format("killed by signal {}{}", WTERMSIG(child.status), said));
   const int exit_status = WEXITSTATUS(child.status);
   if (exit_status != 0)
-    return failure(core::classify_sendmail_exit(exit_status),
-                   fmt::format("{} exited {}{}", command, exit_status, said));
+    return core::delivery_failure(core::classify_sendmail_exit(exit_status),
+                                  fmt::format("{} exited {}{}", command, exit_status, said));
   if (!unsent.empty()) return temporary(fmt::format("exited 0 before reading the whole message{}", said));
   return core::Delivered{fmt::format("{} accepted the message (exit 0)", command)};
 }

@@ -28,17 +28,11 @@ using core::FailureType;
 using Result = std::expected<FetchedPolicy, core::FetchFailed>;
 
 constexpr std::string_view kPolicyPath = "/.well-known/mta-sts.txt";  // RFC 8461 sec. 3.3
-constexpr std::uint16_t kHttpsPort = 443;
 // Our own cap on unparsed bytes held at once. Beast's parser consumes body bytes as they
 // come but keeps a chunk-size line with its extensions (RFC 9112 sec. 7.1.1) and the
 // trailer section (sec. 7.1.2) whole in the read buffer, with no limit of its own: they
 // get the header's allowance, which nothing a policy host sends needs to exceed.
 constexpr std::size_t kReadBufferLimit = kMaxPolicyHeaderBytes;
-#ifdef MTASTSD_VERSION
-constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
-#else
-constexpr std::string_view kUserAgent = "mtastsd";  // a bare product token (RFC 9110 sec. 10.1.5)
-#endif
 
 std::unexpected<core::FetchFailed> failure(FailureType type, std::string detail) {
   return std::unexpected(core::FetchFailed{type, std::move(detail)});

@@ -16,10 +16,6 @@ namespace lmdb = util::lmdb;
 
 constexpr const char* kPolicyTable = "policies";
 
-std::unexpected<StoreError> store_error(StoreErrorKind kind, std::string detail) {
-  return std::unexpected(StoreError{kind, std::move(detail)});
-}
-
 // A stored value back to a record; one that does not decode is reported, not fatal.
 std::expected<core::CacheRecord, StoreError> decode_value(std::string_view domain, std::string_view bytes) {
   auto record = core::decode_cache_record(bytes);

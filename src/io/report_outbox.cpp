@@ -3,6 +3,7 @@
 
 #include <set>
 #include <fmt/format.h>
+#include "io/tlsrpt_store.hpp"
 #include "util/lmdb.hpp"
 
 namespace mtastsd::io {
@@ -11,7 +12,6 @@ namespace {
 namespace lmdb = util::lmdb;
 
 constexpr const char* kOutboxTable = "tlsrpt_outbox";
-constexpr const char* kDaysTable = "tlsrpt_days";  // io/tlsrpt_store's, read here for planning
 
 // The key prefix the filter selects in either table ("" = all).
 std::string prefix_of(const OutboxFilter& filter) {
@@ -88,7 +88,7 @@ std::expected<std::unique_ptr<ReportOutbox>, StoreError> ReportOutbox::open(std:
   auto impl = std::make_unique<Impl>();
   auto outbox = env->table(kOutboxTable);
   if (!outbox) return std::unexpected(outbox.error());
-  auto days = env->table(kDaysTable);
+  auto days = env->table(kTlsRptDaysTable);
   if (!days) return std::unexpected(days.error());
   impl->outbox = *outbox;
   impl->days = *days;

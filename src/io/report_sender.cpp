@@ -14,12 +14,7 @@ namespace {
 
 namespace asio = boost::asio;
 using core::DeliveryError;
-using core::DeliveryFailure;
 using core::DeliveryResult;
-
-std::unexpected<DeliveryFailure> failure(DeliveryError error, std::string detail) {
-  return std::unexpected(DeliveryFailure{error, std::move(detail)});
-}
 
 std::optional<DkimSigner> load_signer(const DkimSettings& settings) {
   if (settings.key_file.empty()) {
@@ -82,8 +77,9 @@ struct ReportSender::Impl {
 asio::awaitable<DeliveryResult> ReportSender::Impl::send(OutgoingReport out, std::string rua, util::TimePoint now) {
   const auto uri = core::parse_report_uri(rua);
   if (!uri)
-    co_return failure(DeliveryError::permanent,
-                      fmt::format("rua {} is unusable: {}", util::printable_excerpt(rua, 120), uri.error()));
+    co_return core::delivery_failure(
+        DeliveryError::permanent,
+        fmt::format("rua {} is unusable: {}", util::printable_excerpt(rua, 120), uri.error()));
   // The caller logs the result (daemon/report_dispatch).
   if (auto endpoint = core::https_endpoint(*uri))
     co_return co_await uploader.upload(std::move(*endpoint), core::gzip_compress(out.report.json));
@@ -95,12 +91,14 @@ asio::awaitable<DeliveryResult> ReportSender::Impl::send_mail(const OutgoingRepo
   auto message = core::build_report_message(
       out.report, core::ReportMail{settings.mail_from, mailbox, out.report_domain, out.submitter, now});
   if (!message)
-    co_return failure(DeliveryError::permanent, fmt::format("cannot build the report e-mail: {}: {}",
-                                                            to_string(message.error().error), message.error().detail));
+    co_return core::delivery_failure(DeliveryError::permanent,
+                                     fmt::format("cannot build the report e-mail: {}: {}",
+                                                 to_string(message.error().error), message.error().detail));
   if (signer) {
     auto signed_message = signer->sign(*message, now);
     if (!signed_message)
-      co_return failure(DeliveryError::temporary, fmt::format("DKIM: {}", signed_message.error().detail));
+      co_return core::delivery_failure(DeliveryError::temporary,
+                                       fmt::format("DKIM: {}", signed_message.error().detail));
     message = std::move(*signed_message);
   }
   Submission submission{settings.transport,    settings.smtp,

@@ -18,10 +18,6 @@ constexpr const char* kEnvFile = "cache.mdb";
 constexpr unsigned kMaxTables = 16;
 constexpr mode_t kFileMode = 0640;  // data and lock file: owner writes, group may read
 
-std::unexpected<StoreError> store_error(StoreErrorKind kind, std::string detail) {
-  return std::unexpected(StoreError{kind, std::move(detail)});
-}
-
 // An LMDB error while opening, worded for the administrator.
 std::unexpected<StoreError> open_failure(const std::string& path, const lmdb::Error& e) {
   switch (e.code) {
@@ -51,6 +47,10 @@ std::expected<void, StoreError> ensure_directory(const std::string& directory) {
 }
 
 }  // namespace
+
+std::unexpected<StoreError> store_error(StoreErrorKind kind, std::string detail) {
+  return std::unexpected(StoreError{kind, std::move(detail)});
+}
 
 std::string_view to_string(StoreErrorKind k) {
   switch (k) {

@@ -41,6 +41,8 @@ struct StoreError {
   std::string detail;
 };
 std::string_view to_string(StoreErrorKind k);
+// A failed store operation's result.
+std::unexpected<StoreError> store_error(StoreErrorKind kind, std::string detail);
 
 struct StoreSettings {
   std::string directory;  // created if missing (mode 0750)

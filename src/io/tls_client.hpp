@@ -2,8 +2,9 @@
 // (RFC 8461 sec. 3.3) and report uploads (RFC 8460 sec. 5.4). TLS 1.2 or later (RFC 8996),
 // no renegotiation, the peer's chain verified against a CA file or the system store, its
 // name against the host we asked for (RFC 6125; a wildcard matches one whole left-most
-// label only).
+// label only). Also the port and User-Agent both clients use.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,14 @@
 #include "core/certificate_facts.hpp"
 
 namespace mtastsd::io {
+
+inline constexpr std::uint16_t kHttpsPort = 443;  // RFC 9110 sec. 4.2.2
+// A product token with its version (RFC 9110 sec. 10.1.5).
+#ifdef MTASTSD_VERSION
+inline constexpr std::string_view kUserAgent = "mtastsd/" MTASTSD_VERSION;
+#else
+inline constexpr std::string_view kUserAgent = "mtastsd";  // a bare product token
+#endif
 
 // Throws std::runtime_error, naming `user` and the file, when the CA file is missing or
 // unusable ("" = OpenSSL's default store): a fatal start-up problem.

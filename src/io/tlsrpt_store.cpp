@@ -15,14 +15,9 @@ namespace {
 
 namespace lmdb = util::lmdb;
 
-constexpr const char* kDaysTable = "tlsrpt_days";
 constexpr const char* kRecordsTable = "tlsrpt_records";
 constexpr const char* kSourcesTable = "tlsrpt_sources";
 constexpr std::string_view kValueVersion = "1 ";
-
-std::unexpected<StoreError> store_error(StoreErrorKind kind, std::string detail) {
-  return std::unexpected(StoreError{kind, std::move(detail)});
-}
 
 // Reads one unsigned decimal number and the single space after it (if `spaced`).
 template <typename T>
@@ -108,7 +103,7 @@ struct TlsrptStore::Impl {
 
 std::expected<std::unique_ptr<TlsrptStore>, StoreError> TlsrptStore::open(std::shared_ptr<StoreEnv> env) {
   auto impl = std::make_unique<Impl>();
-  for (const auto& [name, slot] : {std::pair{kDaysTable, &impl->days}, std::pair{kRecordsTable, &impl->records},
+  for (const auto& [name, slot] : {std::pair{kTlsRptDaysTable, &impl->days}, std::pair{kRecordsTable, &impl->records},
                                    std::pair{kSourcesTable, &impl->sources}}) {
     auto table = env->table(name);
     if (!table) return std::unexpected(table.error());

@@ -25,6 +25,9 @@
 
 namespace mtastsd::io {
 
+// The LMDB table of per-(day, domain) counts; io/report_outbox reads it for planning.
+inline constexpr const char* kTlsRptDaysTable = "tlsrpt_days";
+
 // One session with the (day, domain) it is counted under (core::domain_day_key).
 struct KeyedSession {
   core::DomainDayKey key;

@@ -4,10 +4,9 @@
 #include <cstddef>
 #include <string_view>
 
-namespace mtastsd::util {
+#include "util/ascii.hpp"
 
-// ABNF WSP (RFC 5234 appendix B.1): space or horizontal tab.
-constexpr bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+namespace mtastsd::util {
 
 class TextScanner {
  public:

@@ -6,19 +6,18 @@
 #include <string>
 #include <vector>
 #include "core/sts_record.hpp"
+#include "util/ascii.hpp"
 #include "fuzz_support.hpp"
 
 namespace {
 
 using namespace mtastsd::core;
 
-bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-
 bool same(const StsRecord& a, const StsRecord& b) { return a.id == b.id && a.extensions == b.extensions; }
 
 void check_record(const StsRecord& record) {
   FUZZ_CHECK(!record.id.empty() && record.id.size() <= 32);
-  for (const char c : record.id) FUZZ_CHECK(is_alnum(c));
+  for (const char c : record.id) FUZZ_CHECK(mtastsd::util::is_alnum(c));
   std::string text = "v=STSv1; id=" + record.id;
   for (const auto& [name, value] : record.extensions) {
     FUZZ_CHECK(name != "id" && name != "v" && !value.empty());

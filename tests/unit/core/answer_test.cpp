@@ -9,7 +9,7 @@
 #include <vector>
 
 namespace mtastsd::core {
-namespace {
+namespace answer_test {
 
 using Attributes = std::vector<std::pair<std::string, std::string>>;
 
@@ -219,5 +219,5 @@ TEST(Dialect, Names) {
   EXPECT_EQ(to_string(Dialect::postfix_tlsrpt), "postfix_tlsrpt");
 }
 
-}  // namespace
+}  // namespace answer_test
 }  // namespace mtastsd::core

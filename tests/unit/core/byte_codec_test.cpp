@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::util {
-namespace {
+namespace byte_codec_test {
 
 TEST(ByteCodec, VarintsRoundTripAtEveryBoundary) {
   for (std::uint64_t v : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{127}, std::uint64_t{128},
@@ -57,5 +57,5 @@ TEST(ByteCodec, CountsAreBoundedByTheInput) {
   EXPECT_EQ(ByteReader("\xff\xff\xff\xff\x0f").count(), std::nullopt);
 }
 
-}  // namespace
+}  // namespace byte_codec_test
 }  // namespace mtastsd::util

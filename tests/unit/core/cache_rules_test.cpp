@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::core {
-namespace {
+namespace cache_rules_test {
 
 using std::chrono::hours;
 using std::chrono::minutes;
@@ -538,5 +538,5 @@ TEST(Flow, ColdLookupFetchThenServeFromCache) {
   EXPECT_FALSE(plan_lookup(&r, T0 + minutes(7), s).refresh_in_background);
 }
 
-}  // namespace
+}  // namespace cache_rules_test
 }  // namespace mtastsd::core

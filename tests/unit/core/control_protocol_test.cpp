@@ -10,7 +10,7 @@
 #include "core/cache_rules.hpp"
 
 namespace mtastsd::core {
-namespace {
+namespace control_protocol_test {
 
 using nlohmann::json;
 
@@ -211,5 +211,5 @@ TEST(Samples, ColonsAreAllowedInMetricNames) {
   EXPECT_EQ(parsed->at(0).name, "job:rate:5m");
 }
 
-}  // namespace
+}  // namespace control_protocol_test
 }  // namespace mtastsd::core

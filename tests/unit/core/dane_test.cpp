@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::core {
-namespace {
+namespace dane_test {
 
 using testing::ElementsAre;
 using testing::HasSubstr;
@@ -261,5 +261,5 @@ TEST(DaneReply, PostfixLevelsTempOrNothing) {
   EXPECT_FALSE(dane_reply(DaneVerdict::not_applicable, "x").has_value());
 }
 
-}  // namespace
+}  // namespace dane_test
 }  // namespace mtastsd::core

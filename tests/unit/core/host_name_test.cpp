@@ -6,7 +6,7 @@
 #include <string>
 
 namespace mtastsd::core {
-namespace {
+namespace host_name_test {
 
 TEST(IsHostName, AcceptsLdhNames) {
   EXPECT_TRUE(is_host_name("example.com"));
@@ -65,5 +65,5 @@ TEST(AsciiLowercase, LowersOnlyAscii) {
   EXPECT_EQ(ascii_lowercase("\xc3\x9c-A"), "\xc3\x9c-a");
 }
 
-}  // namespace
+}  // namespace host_name_test
 }  // namespace mtastsd::core

@@ -9,7 +9,7 @@
 #include "core/cache_rules.hpp"
 
 namespace mtastsd::core {
-namespace {
+namespace mx_validation_test {
 
 using std::chrono::minutes;
 using util::Seconds;
@@ -392,5 +392,5 @@ TEST(ValidationSession, EachReachedCheckIsOneSession) {
   EXPECT_EQ(bad->mx_hostname, "mail.example.com");
 }
 
-}  // namespace
+}  // namespace mx_validation_test
 }  // namespace mtastsd::core

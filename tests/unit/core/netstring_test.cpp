@@ -10,7 +10,7 @@
 #include <vector>
 
 namespace mtastsd::util {
-namespace {
+namespace netstring_test {
 
 using Next = std::expected<std::optional<std::string>, NetstringError>;
 
@@ -206,5 +206,5 @@ TEST(NetstringDecoder, ErrorNamesAreDistinct) {
   EXPECT_NE(to_string(NetstringError::too_long), to_string(NetstringError::missing_comma));
 }
 
-}  // namespace
+}  // namespace netstring_test
 }  // namespace mtastsd::util

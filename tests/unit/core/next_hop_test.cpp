@@ -6,7 +6,7 @@
 #include <string>
 
 namespace mtastsd::core {
-namespace {
+namespace next_hop_test {
 
 void expect_domain(std::string_view key, std::string_view want) {
   const NextHop h = normalize_next_hop(key);
@@ -116,5 +116,5 @@ TEST(NormalizeNextHop, LengthLimits) {
   expect_kind(std::string(5000, 'a'), NextHopKind::invalid);
 }
 
-}  // namespace
+}  // namespace next_hop_test
 }  // namespace mtastsd::core

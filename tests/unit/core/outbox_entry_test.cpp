@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::core {
-namespace {
+namespace outbox_entry_test {
 
 using namespace std::chrono_literals;
 using util::from_unix;
@@ -250,5 +250,5 @@ TEST(OutboxEncoding, KeysSortByDayAndRoundTrip) {
     EXPECT_FALSE(decode_outbox_key(bad).has_value()) << bad;
 }
 
-}  // namespace
+}  // namespace outbox_entry_test
 }  // namespace mtastsd::core

@@ -8,7 +8,7 @@
 #include <vector>
 
 namespace mtastsd::core {
-namespace {
+namespace permission_audit_test {
 
 constexpr std::uint32_t kDaemonUid = 110;
 constexpr std::uint32_t kDaemonGid = 120;
@@ -192,5 +192,5 @@ TEST(PermissionAudit, SocketReadableByOthersOrWritableByGroupIsFine) {
   EXPECT_FALSE(check_socket_mode("control socket", "/x", 0600));
 }
 
-}  // namespace
+}  // namespace permission_audit_test
 }  // namespace mtastsd::core

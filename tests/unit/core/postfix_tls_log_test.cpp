@@ -8,7 +8,7 @@
 #include <string>
 
 namespace mtastsd::core {
-namespace {
+namespace postfix_tls_log_test {
 
 constexpr std::string_view kPrefix = "Mar  3 10:00:01 mail postfix/smtp[1234]: ";
 constexpr std::string_view kCipher =
@@ -482,5 +482,5 @@ TEST(PostfixTlsLog, ClosedAttemptsPerDeliveryAreCapped) {
   EXPECT_EQ(events.size(), kMaxClosedAttempts + 1);
 }
 
-}  // namespace
+}  // namespace postfix_tls_log_test
 }  // namespace mtastsd::core

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::util {
-namespace {
+namespace printable_test {
 
 TEST(PrintableExcerpt, KeepsPrintableAscii) { EXPECT_EQ(printable_excerpt("mode: enforce"), "mode: enforce"); }
 
@@ -17,5 +17,5 @@ TEST(PrintableExcerpt, TruncatesLongText) {
   EXPECT_EQ(printable_excerpt("abcd", 4), "abcd");
 }
 
-}  // namespace
+}  // namespace printable_test
 }  // namespace mtastsd::util

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::core {
-namespace {
+namespace report_delivery_test {
 
 TEST(ClassifySmtpReply, FourHundredsAreAlwaysTemporary) {
   for (SmtpStage stage : {SmtpStage::greeting, SmtpStage::ehlo, SmtpStage::starttls, SmtpStage::mail_from,
@@ -71,5 +71,5 @@ TEST(HttpsEndpoint, NoneForMailto) {
   EXPECT_FALSE(https_endpoint(*parsed).has_value());
 }
 
-}  // namespace
+}  // namespace report_delivery_test
 }  // namespace mtastsd::core

@@ -12,7 +12,7 @@
 #include <vector>
 
 namespace mtastsd::core {
-namespace {
+namespace report_message_test {
 
 constexpr std::int64_t kApril1st2024 = 1711929600;  // 2024-04-01T00:00:00Z, a Monday
 const ReportOrigin kOrigin{"Example Sender", "tlsrpt-admin@sender.example", "sender.example"};
@@ -358,5 +358,5 @@ TEST(ReportMessage, RejectsAReportWithoutWhatTheTextShows) {
   }
 }
 
-}  // namespace
+}  // namespace report_message_test
 }  // namespace mtastsd::core

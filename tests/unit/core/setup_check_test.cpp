@@ -8,7 +8,7 @@
 #include <vector>
 
 namespace mtastsd::core {
-namespace {
+namespace setup_check_test {
 
 using Status = TxtLookup::Status;
 const util::TimePoint kNow = util::from_unix(1'800'000'000);
@@ -497,5 +497,5 @@ TEST(JudgeTlsRptRecord, RejectedUriBesideAUsableOneWarns) {
   EXPECT_EQ(f[1].severity, Severity::warning);
 }
 
-}  // namespace
+}  // namespace setup_check_test
 }  // namespace mtastsd::core

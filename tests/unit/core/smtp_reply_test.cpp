@@ -8,7 +8,7 @@
 #include <string>
 
 namespace mtastsd::core {
-namespace {
+namespace smtp_reply_test {
 
 // Feeds every line; the reply the last one completes (every earlier one must continue it).
 std::expected<SmtpReply, SmtpReplyError> read(std::initializer_list<std::string_view> lines) {
@@ -171,5 +171,5 @@ TEST(GreetingHost, PrintableAndBounded) {
   EXPECT_EQ(greeting_host(SmtpReply{220, {long_name + " ESMTP"}}), std::string(253, 'a') + "...");
 }
 
-}  // namespace
+}  // namespace smtp_reply_test
 }  // namespace mtastsd::core

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::core {
-namespace {
+namespace socketmap_request_test {
 
 TEST(ParseSocketmapRequest, NameAndKey) {
   auto r = parse_socketmap_request("postfix example.com");
@@ -47,5 +47,5 @@ TEST(ParseSocketmapRequest, ErrorNamesAreDistinct) {
   EXPECT_NE(to_string(SocketmapRequestError::empty_name), to_string(SocketmapRequestError::empty_key));
 }
 
-}  // namespace
+}  // namespace socketmap_request_test
 }  // namespace mtastsd::core

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::util {
-namespace {
+namespace special_address_test {
 
 struct Case {
   const char* address;
@@ -201,5 +201,5 @@ TEST(SpecialAddress, DescribedWithItsSource) {
   EXPECT_EQ(to_string(*special_purpose_range(loopback)), "loopback, RFC 1122 sec. 3.2.1.3");
 }
 
-}  // namespace
+}  // namespace special_address_test
 }  // namespace mtastsd::util

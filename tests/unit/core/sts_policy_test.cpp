@@ -7,7 +7,7 @@
 #include <vector>
 
 namespace mtastsd::core {
-namespace {
+namespace sts_policy_test {
 
 using Lines = std::vector<std::string>;
 
@@ -262,5 +262,5 @@ TEST(ToPostfixMatch, WildcardBecomesLeadingDot) {
   EXPECT_EQ(to_postfix_match("mx.example.com"), "mx.example.com");
 }
 
-}  // namespace
+}  // namespace sts_policy_test
 }  // namespace mtastsd::core

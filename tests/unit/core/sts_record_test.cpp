@@ -7,7 +7,7 @@
 #include <vector>
 
 namespace mtastsd::core {
-namespace {
+namespace sts_record_test {
 
 using Ext = std::vector<std::pair<std::string, std::string>>;
 
@@ -163,5 +163,5 @@ TEST(SelectStsRecord, InvalidDetailIsPrintable) {
   EXPECT_EQ(r.error().detail.find_first_of("\n\x01"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace sts_record_test
 }  // namespace mtastsd::core

@@ -5,7 +5,7 @@
 #include <openssl/x509_vfy.h>
 
 namespace mtastsd::core {
-namespace {
+namespace tls_verdict_test {
 
 TEST(CertificateFailure, VerifiedIsNoFailure) { EXPECT_EQ(certificate_failure(X509_V_OK), std::nullopt); }
 
@@ -32,5 +32,5 @@ TEST(CertificateFailure, EverythingElseIsAValidationFailure) {
     EXPECT_EQ(certificate_failure(code), FailureType::validation_failure) << code;
 }
 
-}  // namespace
+}  // namespace tls_verdict_test
 }  // namespace mtastsd::core

@@ -9,7 +9,7 @@
 #include "core/cache_rules.hpp"
 
 namespace mtastsd::core {
-namespace {
+namespace tlsrpt_attribution_test {
 
 using std::chrono::minutes;
 using util::Seconds;
@@ -227,5 +227,5 @@ TEST(PolicyFailure, TlsaSessionsAreNotTouched) {
   EXPECT_TRUE(out.failure_details.empty());
 }
 
-}  // namespace
+}  // namespace tlsrpt_attribution_test
 }  // namespace mtastsd::core

@@ -8,7 +8,7 @@
 #include <string>
 
 namespace mtastsd::core {
-namespace {
+namespace tlsrpt_datagram_test {
 
 using Json = nlohmann::json;
 
@@ -293,5 +293,5 @@ TEST(TlsRptDatagram, ErrorDetailsArePrintableAndShort) {
   EXPECT_EQ(f.detail.find('\x01'), std::string::npos);
 }
 
-}  // namespace
+}  // namespace tlsrpt_datagram_test
 }  // namespace mtastsd::core

@@ -7,7 +7,7 @@
 #include <vector>
 
 namespace mtastsd::core {
-namespace {
+namespace tlsrpt_record_test {
 
 TlsRptRecord parse_ok(std::string_view txt) {
   auto r = parse_tlsrpt_record(txt);
@@ -224,5 +224,5 @@ TEST(SelectTlsRptRecord, SingleUnusableRecord) {
   EXPECT_NE(r.error().detail.find("no usable rua URI"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace tlsrpt_record_test
 }  // namespace mtastsd::core

@@ -13,7 +13,7 @@
 #include "json_schema_subset.hpp"
 
 namespace mtastsd::core {
-namespace {
+namespace tlsrpt_report_test {
 
 using Json = nlohmann::json;
 using util::from_unix;
@@ -529,5 +529,5 @@ TEST(ReportSchema, CheckerRejectsKeywordsItDoesNotImplement) {
   EXPECT_EQ(test::JsonSchemaSubset::check(schema, Json::object()).size(), 1u);
 }
 
-}  // namespace
+}  // namespace tlsrpt_report_test
 }  // namespace mtastsd::core

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::util {
-namespace {
+namespace units_test {
 
 using std::chrono::milliseconds;
 
@@ -77,5 +77,5 @@ TEST(UnitsError, Names) {
   EXPECT_EQ(to_string(UnitsError::overflow), "value too large");
 }
 
-}  // namespace
+}  // namespace units_test
 }  // namespace mtastsd::util

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::daemon {
-namespace {
+namespace config_test {
 
 using std::chrono::days;
 using std::chrono::hours;
@@ -1060,5 +1060,5 @@ TEST_F(LoadConfig, DirectoryAndOversizedFile) {
   EXPECT_EQ(load_config(big).error().at(0).message, "larger than 1048576 bytes");
 }
 
-}  // namespace
+}  // namespace config_test
 }  // namespace mtastsd::daemon

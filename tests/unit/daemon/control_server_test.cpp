@@ -27,7 +27,7 @@
 #include "util/netstring.hpp"
 
 namespace mtastsd::daemon {
-namespace {
+namespace control_server_test {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -224,5 +224,5 @@ TEST_F(ControlServerTest, ConnectionsAboveTheCapAreClosedAtOnce) {
   io_.run();
 }
 
-}  // namespace
+}  // namespace control_server_test
 }  // namespace mtastsd::daemon

@@ -17,7 +17,7 @@
 #include "core/postfix_tls_log.hpp"
 
 namespace mtastsd::daemon {
-namespace {
+namespace log_follower_test {
 
 namespace fs = std::filesystem;
 
@@ -206,5 +206,5 @@ TEST_F(LogFollowerTest, StandardInputMustBeAPipe) {
   EXPECT_NE(opened.error().find("pipe or socket"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace log_follower_test
 }  // namespace mtastsd::daemon

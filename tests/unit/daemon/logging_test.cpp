@@ -18,7 +18,7 @@
 #include <spdlog/spdlog.h>
 
 namespace mtastsd::daemon {
-namespace {
+namespace logging_test {
 
 namespace fs = std::filesystem;
 
@@ -223,5 +223,5 @@ TEST_F(LoggingTest, StderrElsewhereHasTimeAndLevel) {
 )"))) << text;
 }
 
-}  // namespace
+}  // namespace logging_test
 }  // namespace mtastsd::daemon

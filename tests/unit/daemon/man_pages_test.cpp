@@ -15,7 +15,7 @@
 #include "man_page_keys.hpp"
 
 namespace mtastsd::test {
-namespace {
+namespace man_pages_test {
 
 using testing::ElementsAre;
 using testing::HasSubstr;
@@ -121,5 +121,5 @@ TEST(ConfigManPage, DocumentsExactlyTheKeysTheLoaderKnows) {
       << "keys " << path << " documents that the loader rejects (config_key_names())";
 }
 
-}  // namespace
+}  // namespace man_pages_test
 }  // namespace mtastsd::test

@@ -21,7 +21,7 @@
 #include <boost/asio/write.hpp>
 
 namespace mtastsd::daemon {
-namespace {
+namespace metrics_server_test {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -244,5 +244,5 @@ TEST(MetricsServerListener, RefusesDescriptorsThatAreNoListeningTcpSocket) {
   EXPECT_THROW(MetricsServer(io.get_executor(), ::socket(AF_INET, SOCK_DGRAM, 0), metrics), std::system_error);
 }
 
-}  // namespace
+}  // namespace metrics_server_test
 }  // namespace mtastsd::daemon

@@ -11,7 +11,7 @@
 #include <sstream>
 
 namespace mtastsd::daemon {
-namespace {
+namespace metrics_test {
 
 using namespace std::chrono_literals;
 using Answer = Metrics::Answer;
@@ -250,5 +250,5 @@ TEST(AnswerOf, TheLevelOfOkRepliesAndTempForEveryDeferral) {
   EXPECT_EQ(answer_of({ReplyStatus::perm, "malformed request"}), Answer::temp);
 }
 
-}  // namespace
+}  // namespace metrics_test
 }  // namespace mtastsd::daemon

@@ -18,7 +18,7 @@
 #include "io/dns_rdata.hpp"
 
 namespace mtastsd::daemon {
-namespace {
+namespace mx_validator_test {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -331,5 +331,5 @@ TEST_F(MxValidatorTest, CountedAsSessionsWithTheTlsrptRecord) {
   EXPECT_EQ(sessions.size(), 5u);  // only the host-level check is new
 }
 
-}  // namespace
+}  // namespace mx_validator_test
 }  // namespace mtastsd::daemon

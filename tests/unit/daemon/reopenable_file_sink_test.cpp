@@ -16,7 +16,7 @@
 #include <spdlog/logger.h>
 
 namespace mtastsd::daemon {
-namespace {
+namespace reopenable_file_sink_test {
 
 namespace fs = std::filesystem;
 
@@ -144,5 +144,5 @@ TEST_F(ReopenableFileSinkTest, FailedReopenKeepsTheOldFile) {
   EXPECT_EQ(read_file(rotated), "before\nafter\n");
 }
 
-}  // namespace
+}  // namespace reopenable_file_sink_test
 }  // namespace mtastsd::daemon

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 namespace mtastsd::daemon {
-namespace {
+namespace report_dispatch_test {
 
 using namespace std::chrono_literals;
 
@@ -39,5 +39,5 @@ TEST(ClaimRules, TheClaimantIsThisProcessAndAGoneOneIsNotAlive) {
   EXPECT_FALSE(rules.alive(-1));
 }
 
-}  // namespace
+}  // namespace report_dispatch_test
 }  // namespace mtastsd::daemon

@@ -14,7 +14,7 @@
 #include "core/cache_rules.hpp"
 
 namespace mtastsd::daemon {
-namespace {
+namespace tlsrpt_aggregator_test {
 
 namespace fs = std::filesystem;
 using core::DomainDayKey;
@@ -296,5 +296,5 @@ TEST_F(AggregatorTest, PruneKeepsRetentionDaysBeforeToday) {
   EXPECT_TRUE(store_->get_record("new.example").value().has_value());
 }
 
-}  // namespace
+}  // namespace tlsrpt_aggregator_test
 }  // namespace mtastsd::daemon

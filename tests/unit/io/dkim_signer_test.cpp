@@ -22,7 +22,7 @@
 #include <memory>
 
 namespace mtastsd::io {
-namespace {
+namespace dkim_signer_test {
 
 namespace fs = std::filesystem;
 using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
@@ -271,5 +271,5 @@ TEST_F(DkimSignerTest, SelectorAndDomainMustBeDnsNames) {
   EXPECT_TRUE(DkimSigner::load(DkimSettings{path, "mail.2024", "sender.example"}).has_value());
 }
 
-}  // namespace
+}  // namespace dkim_signer_test
 }  // namespace mtastsd::io

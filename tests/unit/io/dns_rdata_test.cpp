@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 namespace mtastsd::io {
-namespace {
+namespace dns_rdata_test {
 
 using Bytes = std::vector<std::uint8_t>;
 
@@ -184,5 +184,5 @@ TEST(DecodeRecords, UnknownTypeReturnsNothing) {
   EXPECT_EQ(out.malformed, 1u);
 }
 
-}  // namespace
+}  // namespace dns_rdata_test
 }  // namespace mtastsd::io

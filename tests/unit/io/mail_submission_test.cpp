@@ -14,7 +14,7 @@
 #include <sstream>
 
 namespace mtastsd::io {
-namespace {
+namespace mail_submission_test {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -117,5 +117,5 @@ TEST_F(SendmailTest, MissingCommandIsTemporary) {
   EXPECT_NE(result.error().detail.find("cannot run"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace mail_submission_test
 }  // namespace mtastsd::io

@@ -12,7 +12,7 @@
 #include "util/lmdb.hpp"
 
 namespace mtastsd::io {
-namespace {
+namespace mx_validation_store_test {
 
 namespace fs = std::filesystem;
 
@@ -125,5 +125,5 @@ TEST_F(MxValidationStoreTest, ReadOnlyWithoutTheTableIsEmptyAndRefusesWrites) {
   EXPECT_EQ(pruned.error().kind, StoreErrorKind::read_only);
 }
 
-}  // namespace
+}  // namespace mx_validation_store_test
 }  // namespace mtastsd::io

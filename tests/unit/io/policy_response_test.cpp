@@ -10,7 +10,7 @@
 #include "io/policy_fetcher.hpp"
 
 namespace mtastsd::io {
-namespace {
+namespace policy_response_test {
 
 using core::FailureType;
 
@@ -110,5 +110,5 @@ TEST(PolicyResponseParser, EmptyChunkedBodyArrivingByteByByte) {
   EXPECT_EQ(parser.get().body(), "");
 }
 
-}  // namespace
+}  // namespace policy_response_test
 }  // namespace mtastsd::io

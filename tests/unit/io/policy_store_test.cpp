@@ -15,7 +15,7 @@
 #include "util/lmdb.hpp"
 
 namespace mtastsd::io {
-namespace {
+namespace policy_store_test {
 
 namespace fs = std::filesystem;
 
@@ -362,5 +362,5 @@ TEST(StoreErrorKind, Names) {
   EXPECT_EQ(to_string(StoreErrorKind::io), "io");
 }
 
-}  // namespace
+}  // namespace policy_store_test
 }  // namespace mtastsd::io

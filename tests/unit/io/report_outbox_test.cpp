@@ -12,7 +12,7 @@
 #include "io/tlsrpt_store.hpp"
 
 namespace mtastsd::io {
-namespace {
+namespace report_outbox_test {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -241,5 +241,5 @@ TEST_F(ReportOutboxTest, ReadOnlyHandleListsButDoesNotWrite) {
   EXPECT_EQ(claim.error().kind, StoreErrorKind::read_only);
 }
 
-}  // namespace
+}  // namespace report_outbox_test
 }  // namespace mtastsd::io

@@ -12,7 +12,7 @@
 #include "util/lmdb.hpp"
 
 namespace mtastsd::io {
-namespace {
+namespace tlsrpt_store_test {
 
 namespace fs = std::filesystem;
 using core::DomainDayKey;
@@ -295,5 +295,5 @@ TEST_F(TlsrptStoreTest, ReadOnlyWithoutTheTablesIsEmptyAndRefusesWrites) {
   EXPECT_EQ(pruned.error().kind, StoreErrorKind::read_only);
 }
 
-}  // namespace
+}  // namespace tlsrpt_store_test
 }  // namespace mtastsd::io
