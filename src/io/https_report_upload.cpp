@@ -61,14 +61,9 @@ asio::awaitable<DeliveryResult> HttpsReportUploader::Impl::upload(core::HttpsEnd
   const auto step = [&](std::string text) { spdlog::debug("report upload {}: {}", host, text); };
   auto connected = co_await connect_to_host(
       dns, tcp, host, target.port, deadline, step,
-      settings.refuse_special_addresses ? AddressFilter::global_only : AddressFilter::any);
-  if (!connected) {
-    const ConnectFailure& failed = connected.error();
-    if (failed.timed_out) co_return timed_out(failed.detail);
-    co_return temporary(failed.only_special_addresses
-                            ? fmt::format("{} (refused by tlsrpt.https_refuse_special_addresses)", failed.detail)
-                            : failed.detail);
-  }
+      {settings.refuse_special_addresses, "tlsrpt.https_refuse_special_addresses"});
+  if (!connected) co_return connected.error().timed_out ? timed_out(connected.error().detail)
+                                                        : temporary(connected.error().detail);
   const std::string& endpoint = connected->endpoint;
 
   SSL* ssl = stream.native_handle();

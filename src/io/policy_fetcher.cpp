@@ -86,16 +86,10 @@ asio::awaitable<Result> PolicyFetcher::Impl::fetch(std::string policy_domain, Fe
   beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
   auto& tcp = beast::get_lowest_layer(stream);
   tcp.expires_at(deadline);  // one absolute deadline for every operation below
-  auto connected = co_await connect_to_host(
-      dns, tcp, host, settings.port, deadline, step,
-      settings.refuse_special_addresses ? AddressFilter::global_only : AddressFilter::any);
-  if (!connected) {
-    const ConnectFailure& failed = connected.error();
-    if (failed.timed_out) co_return timed_out(failed.detail);
-    co_return fetch_error(failed.only_special_addresses
-                              ? fmt::format("{} (refused by fetch.refuse_special_addresses)", failed.detail)
-                              : failed.detail);
-  }
+  auto connected = co_await connect_to_host(dns, tcp, host, settings.port, deadline, step,
+                                            {settings.refuse_special_addresses, "fetch.refuse_special_addresses"});
+  if (!connected)
+    co_return connected.error().timed_out ? timed_out(connected.error().detail) : fetch_error(connected.error().detail);
   const std::string& endpoint = connected->endpoint;
 
   // ---- TLS: SNI and certificate name = the policy host (RFC 8461 sec. 3.3) ----

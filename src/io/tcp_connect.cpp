@@ -48,7 +48,7 @@ asio::awaitable<std::expected<Connected, ConnectFailure>> connect_to_host(DnsRes
     const asio::ip::tcp::endpoint ep(asio::ip::make_address(text, ec), port);
     if (ec) continue;  // cannot happen: the resolver writes inet_ntop text
     const std::string endpoint = endpoint_text(ep);
-    if (filter == AddressFilter::global_only) {
+    if (filter.global_only) {
       if (const auto range = special_purpose_range(ep.address())) {
         refused.push_back(fmt::format("{} ({})", text, util::to_string(*range)));
         step(fmt::format("not connecting to {}: special-purpose address ({})", endpoint, util::to_string(*range)));
@@ -68,9 +68,8 @@ asio::awaitable<std::expected<Connected, ConnectFailure>> connect_to_host(DnsRes
   }
   if (refused.size() == addresses->size())
     co_return std::unexpected(ConnectFailure{
-        false, fmt::format("{} resolves only to special-purpose addresses, not connected to: {}", host,
-                           fmt::join(refused, ", ")),
-        true});
+        false, fmt::format("{} resolves only to special-purpose addresses, not connected to: {} (refused by {})",
+                           host, fmt::join(refused, ", "), filter.setting)});
   const std::string also_refused =
       refused.empty() ? "" : fmt::format("; special-purpose addresses not tried: {}", fmt::join(refused, ", "));
   co_return std::unexpected(ConnectFailure{
