@@ -26,8 +26,10 @@ def test_refresher_refetches_before_expiry_without_lookups(start_mtastsd, rig):
 
 
 def test_unused_entries_without_policy_are_dropped(start_mtastsd):
+    # Unused for 3 s: long enough for the mtastsctl call below to see the entry first, even on
+    # a sanitized build, where mtastsctl takes about a second to start.
     instance = start_mtastsd({"cache": {"negative_ttl_min": "1s", "negative_ttl_max": "1s",
-                                        "drop_unused_after": "1s", "refresh_scan_interval": "300ms"}},
+                                        "drop_unused_after": "3s", "refresh_scan_interval": "300ms"}},
                              name="dropper")
     domain = "drop-me.example"  # not in any zone: NXDOMAIN
     assert instance.lookup(domain) == "NOTFOUND "
